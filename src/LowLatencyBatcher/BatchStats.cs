@@ -1,0 +1,39 @@
+namespace LowLatencyBatcher;
+
+/// <summary>A snapshot of a batcher's statistics, accumulated over all of its runs.</summary>
+public readonly record struct BatchStats
+{
+    /// <summary>Records accepted by a submit.</summary>
+    public long TotalSubmitted { get; init; }
+
+    /// <summary>Records whose task finished: with a value, an exception or a cancellation.</summary>
+    public long TotalCompleted { get; init; }
+
+    /// <summary>Batches handed to the process function.</summary>
+    public long TotalBatches { get; init; }
+
+    /// <summary>The summed cost of the records of all batches handed to the process function.</summary>
+    public long TotalBatchCost { get; init; }
+
+    /// <summary>Records per batch, on average (0 before the first batch).</summary>
+    public double AvgBatchSize { get; init; }
+
+    /// <summary>Cost per batch, on average (0 before the first batch).</summary>
+    public double AvgBatchCost { get; init; }
+
+    /// <summary>Wall time during which at least one worker was inside the process function.</summary>
+    public TimeSpan BusyTime { get; init; }
+
+    /// <summary>Wall time while running during which no worker was inside the process function.</summary>
+    public TimeSpan IdleTime { get; init; }
+
+    /// <summary><see cref="BusyTime"/> / (<see cref="BusyTime"/> + <see cref="IdleTime"/>), in [0, 1]; 0 when no time has passed.</summary>
+    public double Utilization
+    {
+        get
+        {
+            double total = BusyTime.Ticks + IdleTime.Ticks;
+            return total <= 0 ? 0 : BusyTime.Ticks / total;
+        }
+    }
+}

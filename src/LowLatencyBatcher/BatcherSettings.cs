@@ -1,0 +1,134 @@
+using LowLatencyBatcher.Completion;
+
+namespace LowLatencyBatcher;
+
+/// <summary>
+/// The options of a batcher after aliases were resolved and every rule was checked: the one place where option
+/// values are validated.
+/// </summary>
+/// <typeparam name="TRecord">The record type.</typeparam>
+internal sealed class BatcherSettings<TRecord>
+{
+    /// <summary>The largest intake ring (2^30 slots).</summary>
+    public const int MaxQueueSizeLimit = 1 << 30;
+
+    /// <summary>The largest prefetch ring (2^20 slots).</summary>
+    public const int MaxPrefetchLimit = 1 << 20;
+
+    /// <summary>The most workers (each is a task; the busy-time tracker counts up to 65,535).</summary>
+    public const int MaxWorkersLimit = 1024;
+
+    private BatcherSettings()
+    {
+    }
+
+    public int TargetCost { get; private init; }
+
+    public int DefaultCost { get; private init; }
+
+    public int MaxBatchSize { get; private init; }
+
+    public int MinBatchSize { get; private init; }
+
+    public TimeSpan BatchTimeout { get; private init; }
+
+    public int MaxQueueSize { get; private init; }
+
+    public int PrefetchBatches { get; private init; }
+
+    public int Workers { get; private init; }
+
+    public CostEstimatorFn<TRecord>? Estimator { get; private init; }
+
+    /// <summary>The option name to quote when the estimator function returns a bad value.</summary>
+    public string EstimatorName { get; private init; } = "";
+
+    /// <summary>Whether records implementing <see cref="ITokenEstimator"/> estimate themselves (token batchers).</summary>
+    public bool UseTokenEstimates { get; private init; }
+
+    public TimeProvider TimeProvider { get; private init; } = TimeProvider.System;
+
+    public bool PinPackingThread { get; private init; }
+
+    /// <summary>The most records that can be in flight at once: waiting, packed, prefetched or being processed.</summary>
+    public int MaxRecordsInFlight =>
+        (int)Math.Min(int.MaxValue, MaxQueueSize + (long)MaxBatchSize * (PrefetchBatches + Workers + 1));
+
+    /// <summary>Resolves aliases and checks every rule; throws an exception naming the option on a bad value.</summary>
+    public static BatcherSettings<TRecord> From(DynamicBatcherOptions<TRecord> options, bool tokenBatcher)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var tokenOptions = options as TokenBatcherOptions<TRecord>;
+
+        (int target, string targetName) = tokenOptions?.TargetBatchTokens is int tokens
+            ? (tokens, nameof(TokenBatcherOptions<TRecord>.TargetBatchTokens))
+            : (options.TargetBatchCost, nameof(options.TargetBatchCost));
+        (int defaultCost, string defaultName) = tokenOptions?.DefaultTokenEstimate is int defaultTokens
+            ? (defaultTokens, nameof(TokenBatcherOptions<TRecord>.DefaultTokenEstimate))
+            : (options.DefaultCost, nameof(options.DefaultCost));
+        (CostEstimatorFn<TRecord>? estimator, string estimatorName) = tokenOptions?.TokenEstimator is { } tokenEstimator
+            ? (tokenEstimator, nameof(TokenBatcherOptions<TRecord>.TokenEstimator))
+            : (options.CostEstimator, nameof(options.CostEstimator));
+
+        AtLeast(target, 1, targetName);
+        AtLeast(defaultCost, 0, defaultName);
+        AtLeast(options.MaxBatchSize, 1, nameof(options.MaxBatchSize));
+        AtLeast(options.MinBatchSize, 1, nameof(options.MinBatchSize));
+        if (options.MinBatchSize > options.MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options.MinBatchSize),
+                options.MinBatchSize,
+                $"MinBatchSize must not exceed MaxBatchSize ({options.MaxBatchSize}).");
+        }
+
+        if (options.BatchTimeout <= TimeSpan.Zero || options.BatchTimeout > TimeSpan.FromMilliseconds(int.MaxValue - 1))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options.BatchTimeout),
+                options.BatchTimeout,
+                "BatchTimeout must be positive and finite (at most 24.8 days).");
+        }
+
+        InRange(options.MaxQueueSize, 1, MaxQueueSizeLimit, nameof(options.MaxQueueSize));
+        InRange(options.PrefetchBatches, 1, MaxPrefetchLimit, nameof(options.PrefetchBatches));
+        InRange(options.Workers, 1, Math.Min(MaxWorkersLimit, BusyTracker.MaxConcurrent), nameof(options.Workers));
+        if (options.TimeProvider is null)
+        {
+            throw new ArgumentNullException(nameof(options.TimeProvider), "TimeProvider must not be null.");
+        }
+
+        return new BatcherSettings<TRecord>
+        {
+            TargetCost = target,
+            DefaultCost = defaultCost,
+            MaxBatchSize = options.MaxBatchSize,
+            MinBatchSize = options.MinBatchSize,
+            BatchTimeout = options.BatchTimeout,
+            MaxQueueSize = options.MaxQueueSize,
+            PrefetchBatches = options.PrefetchBatches,
+            Workers = options.Workers,
+            Estimator = estimator,
+            EstimatorName = estimatorName,
+            UseTokenEstimates = tokenBatcher,
+            TimeProvider = options.TimeProvider,
+            PinPackingThread = options.PinPackingThread,
+        };
+    }
+
+    private static void AtLeast(int value, int minimum, string name)
+    {
+        if (value < minimum)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least {minimum}.");
+        }
+    }
+
+    private static void InRange(int value, int minimum, int maximum, string name)
+    {
+        if (value < minimum || value > maximum)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be between {minimum} and {maximum}.");
+        }
+    }
+}

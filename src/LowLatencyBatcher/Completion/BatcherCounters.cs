@@ -1,0 +1,81 @@
+namespace LowLatencyBatcher.Completion;
+
+/// <summary>
+/// The running totals behind <see cref="BatchStats"/>. Workers add once per batch, not once per record; the
+/// submitted count is not kept here at all (it is the intake ring's tail), so a submit touches no shared counter.
+/// </summary>
+internal sealed class BatcherCounters
+{
+    private readonly TimeProvider _time;
+    private readonly long _origin;
+    private long _completed;
+    private long _batches;
+    private long _batchRecords;
+    private long _batchCost;
+    private long _submittedInEndedRuns;
+    private long _runStartMicroseconds = -1;
+    private long _endedRunsMicroseconds;
+
+    /// <summary>Creates counters that read time from <paramref name="time"/>.</summary>
+    public BatcherCounters(TimeProvider time)
+    {
+        _time = time;
+        _origin = time.GetTimestamp();
+    }
+
+    /// <summary>Wall time during which a worker was inside the process function.</summary>
+    public BusyTracker Busy { get; } = new();
+
+    /// <summary>Microseconds since this batcher was created, on its <see cref="TimeProvider"/>.</summary>
+    public long NowMicroseconds => (long)(_time.GetElapsedTime(_origin).Ticks / TimeSpan.TicksPerMicrosecond);
+
+    /// <summary>Counts records that completed (value, exception or cancellation).</summary>
+    public void AddCompleted(long records) => Interlocked.Add(ref _completed, records);
+
+    /// <summary>Counts one batch handed to the process function.</summary>
+    public void AddBatch(int records, long cost)
+    {
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _batchRecords, records);
+        Interlocked.Add(ref _batchCost, cost);
+    }
+
+    /// <summary>A run starts (lifecycle lock held).</summary>
+    public void OnRunStarted() => Volatile.Write(ref _runStartMicroseconds, NowMicroseconds);
+
+    /// <summary>A run ended after accepting <paramref name="submitted"/> records (lifecycle lock held).</summary>
+    public void OnRunEnded(long submitted)
+    {
+        long start = Volatile.Read(ref _runStartMicroseconds);
+        if (start >= 0)
+        {
+            Interlocked.Add(ref _endedRunsMicroseconds, Math.Max(0, NowMicroseconds - start));
+        }
+
+        Volatile.Write(ref _runStartMicroseconds, -1);
+        Interlocked.Add(ref _submittedInEndedRuns, submitted);
+    }
+
+    /// <summary>Takes a snapshot; <paramref name="submittedInCurrentRun"/> comes from the live intake ring.</summary>
+    public BatchStats Snapshot(long submittedInCurrentRun)
+    {
+        long now = NowMicroseconds;
+        long start = Volatile.Read(ref _runStartMicroseconds);
+        long wall = Volatile.Read(ref _endedRunsMicroseconds) + (start >= 0 ? Math.Max(0, now - start) : 0);
+        long busy = Math.Min(Busy.BusyMicroseconds(now), wall);
+        long batches = Volatile.Read(ref _batches);
+        long batchCost = Volatile.Read(ref _batchCost);
+        long batchRecords = Volatile.Read(ref _batchRecords);
+        return new BatchStats
+        {
+            TotalSubmitted = Volatile.Read(ref _submittedInEndedRuns) + submittedInCurrentRun,
+            TotalCompleted = Volatile.Read(ref _completed),
+            TotalBatches = batches,
+            TotalBatchCost = batchCost,
+            AvgBatchSize = batches == 0 ? 0 : (double)batchRecords / batches,
+            AvgBatchCost = batches == 0 ? 0 : (double)batchCost / batches,
+            BusyTime = TimeSpan.FromMicroseconds(busy),
+            IdleTime = TimeSpan.FromMicroseconds(wall - busy),
+        };
+    }
+}

@@ -1,0 +1,176 @@
+using System.Threading.Tasks.Sources;
+
+namespace LowLatencyBatcher.Completion;
+
+/// <summary>
+/// The pooled completion behind one submitted record's <see cref="ValueTask{TResult}"/>.
+/// </summary>
+/// <remarks>
+/// <para>Life cycle: rented by a submit, armed (<see cref="Arm"/>), completed exactly once, then recycled by the
+/// caller's <see cref="GetResult"/>, which is the one place that resets it.</para>
+/// <para>Who completes: <c>_state</c> packs a generation (bumped at every recycle) with a phase (queued, running,
+/// done). Every transition is a CAS that names the generation it expects, so the packer, a worker, the caller's
+/// cancellation and an aborted stop can race: one wins, and a stale reference held from an earlier use of this
+/// object (by a batch still in a ring, say) can never complete a later record.</para>
+/// <para>Continuations always run asynchronously: completions are made on the packing thread and the workers, which
+/// must never run callers' code inline.</para>
+/// </remarks>
+/// <typeparam name="TResult">The result type.</typeparam>
+internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
+{
+    private const int Queued = 0;
+    private const int Running = 1;
+    private const int Done = 2;
+    private const int PhaseBits = 2;
+    private const int PhaseMask = (1 << PhaseBits) - 1;
+
+    private static readonly Action<object?, CancellationToken> s_onCallerCancelled = static (state, token) =>
+    {
+        var completion = (RecordCompletion<TResult>)state!;
+        if (completion.TrySetCanceled(completion.Generation, token))
+        {
+            completion._pool.Counters.AddCompleted(1);
+        }
+    };
+
+    private readonly CompletionPool<TResult> _pool;
+    private ManualResetValueTaskSourceCore<TResult> _core;
+    private CancellationTokenRegistration _registration;
+    private int _state;
+
+    /// <summary>Creates a completion that recycles itself into <paramref name="pool"/>.</summary>
+    public RecordCompletion(CompletionPool<TResult> pool)
+    {
+        _pool = pool;
+        _core.RunContinuationsAsynchronously = true;
+    }
+
+    /// <summary>The current use's generation: stored with every reference handed to the packer and the workers.</summary>
+    public int Generation => Volatile.Read(ref _state) >> PhaseBits;
+
+    /// <summary>The caller's view of this completion.</summary>
+    public ValueTask<TResult> Task => new(this, _core.Version);
+
+    /// <summary>
+    /// Ties the caller's token to this use (the submitter, after the record was accepted). A token that is already
+    /// cancelled completes the record at once.
+    /// </summary>
+    public void Arm(CancellationToken cancellationToken)
+    {
+        if (cancellationToken.CanBeCanceled)
+        {
+            _registration = cancellationToken.UnsafeRegister(s_onCallerCancelled, this);
+        }
+    }
+
+    /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
+    public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued);
+
+    /// <summary>
+    /// Hands the record to a worker: from now on a cancellation drops its result instead of keeping it out of the
+    /// process function. False when it already completed (it was cancelled) or belongs to a later use.
+    /// </summary>
+    public bool TryStartRunning(int generation) =>
+        Interlocked.CompareExchange(ref _state, Pack(generation, Running), Pack(generation, Queued))
+        == Pack(generation, Queued);
+
+    /// <summary>Completes with a result; false when someone else completed this use first.</summary>
+    public bool TrySetResult(int generation, TResult result)
+    {
+        if (!TryFinish(generation))
+        {
+            return false;
+        }
+
+        _core.SetResult(result);
+        return true;
+    }
+
+    /// <summary>Completes with an exception; false when someone else completed this use first.</summary>
+    public bool TrySetException(int generation, Exception exception)
+    {
+        if (!TryFinish(generation))
+        {
+            return false;
+        }
+
+        _core.SetException(exception);
+        return true;
+    }
+
+    /// <summary>Completes as cancelled by <paramref name="token"/>; false when someone else completed this use first.</summary>
+    public bool TrySetCanceled(int generation, CancellationToken token)
+    {
+        if (!TryFinish(generation))
+        {
+            return false;
+        }
+
+        _core.SetException(new OperationCanceledException(token));
+        return true;
+    }
+
+    /// <inheritdoc />
+    public TResult GetResult(short token)
+    {
+        // Recycle only a use that really finished: GetResult on a pending task (a caller's bug) throws and must
+        // not put an in-flight completion back in the pool.
+        bool finished = _core.GetStatus(token) != ValueTaskSourceStatus.Pending;
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            if (finished)
+            {
+                Recycle();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    /// <inheritdoc />
+    public void OnCompleted(
+        Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>Returns an unused completion (armed or not, never handed out) to the pool.</summary>
+    public void Discard() => Recycle();
+
+    private static int Pack(int generation, int phase) => (generation << PhaseBits) | phase;
+
+    private bool TryFinish(int generation)
+    {
+        int state = Volatile.Read(ref _state);
+        while (true)
+        {
+            if (state >> PhaseBits != generation || (state & PhaseMask) == Done)
+            {
+                return false;
+            }
+
+            int seen = Interlocked.CompareExchange(ref _state, Pack(generation, Done), state);
+            if (seen == state)
+            {
+                return true;
+            }
+
+            state = seen;
+        }
+    }
+
+    private void Recycle()
+    {
+        // Dispose waits for a cancellation callback that is running right now, so no callback of this use can
+        // touch the object after it is reused.
+        _registration.Dispose();
+        _registration = default;
+        _core.Reset(); // also clears the result and the exception, so the pool holds no references to them
+        int nextGeneration = (Generation + 1) & (int.MaxValue >> PhaseBits);
+        Volatile.Write(ref _state, Pack(nextGeneration, Queued));
+        _pool.Return(this);
+    }
+}

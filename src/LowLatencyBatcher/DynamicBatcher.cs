@@ -1,0 +1,358 @@
+using System.Runtime.ExceptionServices;
+using LowLatencyBatcher.Completion;
+using LowLatencyBatcher.Intake;
+
+namespace LowLatencyBatcher;
+
+/// <summary>
+/// Packs records submitted concurrently by many callers into cost-budgeted batches, runs each batch through one
+/// process function, and hands every caller its own record's result.
+/// </summary>
+/// <remarks>
+/// <para>Every accepted record completes exactly once: with its result, with the batch's exception, or as cancelled.
+/// A submit that cannot be accepted throws instead. The packing rules are described in <c>docs/design.md</c>.</para>
+/// <para>A steady-state <see cref="SubmitAsync"/> whose task is awaited once allocates nothing: its completion comes
+/// from a pool and returns to it when the await reads the result. Await each task exactly once.</para>
+/// </remarks>
+/// <typeparam name="TRecord">The record type.</typeparam>
+/// <typeparam name="TResult">The result type.</typeparam>
+public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
+{
+    private readonly ProcessFn<TRecord, TResult> _processFn;
+    private readonly BatcherSettings<TRecord> _settings;
+    private readonly BatcherCounters _counters;
+    private readonly CompletionPool<TResult> _completions;
+    private readonly Lock _lifecycle = new();
+    private volatile Pipeline<TRecord, TResult>? _pipeline;
+    private bool _disposed;
+
+    /// <summary>Creates a batcher; call <see cref="StartAsync"/> before submitting.</summary>
+    /// <param name="processFn">Processes one batch; see <see cref="ProcessFn{TRecord, TResult}"/>.</param>
+    /// <param name="options">The knobs; null takes every default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="processFn"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option breaks its rule; the exception names it.</exception>
+    public DynamicBatcher(ProcessFn<TRecord, TResult> processFn, DynamicBatcherOptions<TRecord>? options = null)
+        : this(processFn, options ?? new DynamicBatcherOptions<TRecord>(), tokenBatcher: false)
+    {
+    }
+
+    private protected DynamicBatcher(
+        ProcessFn<TRecord, TResult> processFn, DynamicBatcherOptions<TRecord> options, bool tokenBatcher)
+    {
+        ArgumentNullException.ThrowIfNull(processFn);
+        _processFn = processFn;
+        _settings = BatcherSettings<TRecord>.From(options, tokenBatcher);
+        _counters = new BatcherCounters(_settings.TimeProvider);
+        _completions = new CompletionPool<TResult>(_settings.MaxRecordsInFlight, _counters);
+    }
+
+    /// <summary>True between <see cref="StartAsync"/> and the beginning of <see cref="StopAsync"/>.</summary>
+    public bool IsRunning => _pipeline is { } pipeline && !pipeline.Intake.IsClosed;
+
+    /// <summary>A snapshot of the statistics, accumulated over every run.</summary>
+    public BatchStats Stats
+    {
+        get
+        {
+            lock (_lifecycle)
+            {
+                return _counters.Snapshot(_pipeline?.Intake.AcceptedCount ?? 0);
+            }
+        }
+    }
+
+    /// <summary>The CPU the packing thread is pinned to, or -1 when it is not pinned (or not running).</summary>
+    public int PackingThreadCpu => _pipeline?.Packer.PinnedCpu ?? -1;
+
+    /// <summary>Sealed batches waiting for a worker right now (for tests and diagnostics).</summary>
+    internal int PrefetchedBatchCount => _pipeline?.Prefetch.Count ?? 0;
+
+    /// <summary>Starts the packing thread and the workers. A stopped batcher may be started again.</summary>
+    /// <exception cref="InvalidOperationException">It is already running, or a stop is still in progress.</exception>
+    /// <exception cref="ObjectDisposedException">It was disposed.</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lifecycle)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_pipeline is { } current)
+            {
+                throw new InvalidOperationException(current.Intake.IsClosed
+                    ? "The batcher is still stopping; await StopAsync before starting it again."
+                    : "The batcher is already running.");
+            }
+
+            var pipeline = new Pipeline<TRecord, TResult>(_settings, _processFn, _counters);
+            _counters.OnRunStarted();
+            pipeline.Start();
+            _pipeline = pipeline;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops accepting records and completes every record already accepted: a partial batch is flushed at once.
+    /// Does nothing when the batcher is not running; concurrent calls all wait for the same drain.
+    /// </summary>
+    /// <param name="cancellationToken">
+    /// When cancelled before the drain ends, the process function's token is cancelled, every record not finished
+    /// yet completes with an <see cref="OperationCanceledException"/> (its late result, if any, is dropped), and this
+    /// call throws <see cref="OperationCanceledException"/>.
+    /// </param>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        Pipeline<TRecord, TResult>? pipeline;
+        lock (_lifecycle)
+        {
+            pipeline = _pipeline;
+            if (pipeline is null)
+            {
+                return;
+            }
+
+            pipeline.BeginStop();
+        }
+
+        try
+        {
+            await pipeline.Finished.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !pipeline.Finished.IsCompleted)
+        {
+            pipeline.Abort(cancellationToken);
+            await pipeline.Finished.ConfigureAwait(false); // the packing thread's share of the abort; it runs no user code
+            EndRun(pipeline);
+            throw;
+        }
+
+        EndRun(pipeline);
+    }
+
+    /// <summary>Stops the batcher (draining every accepted record) and refuses any later start or submit.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_lifecycle)
+        {
+            _disposed = true;
+        }
+
+        await StopAsync().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// Submits one record and returns its result once its batch was processed. Waits asynchronously while
+    /// <c>MaxQueueSize</c> records are queued (backpressure). Await the returned task exactly once.
+    /// </summary>
+    /// <param name="record">The record.</param>
+    /// <param name="estimatedCost">Its cost; when null it is estimated (estimator function, <see cref="ICostEstimator"/>, default).</param>
+    /// <param name="cancellationToken">
+    /// Cancels the submit: a record not yet handed to a worker never reaches the process function; one already
+    /// handed over has its task cancelled at once and its result dropped.
+    /// </param>
+    /// <exception cref="ArgumentNullException"><paramref name="record"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="estimatedCost"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">The batcher is not running, or is stopping.</exception>
+    public ValueTask<TResult> SubmitAsync(
+        TRecord record, int? estimatedCost = null, CancellationToken cancellationToken = default) =>
+        Submit(record, estimatedTokens: null, estimatedCost, cancellationToken);
+
+    /// <summary>
+    /// Submits one record if there is room right now; never waits. Returns false when <c>MaxQueueSize</c> records are
+    /// queued. Throws like <see cref="SubmitAsync"/> when the record is invalid or the batcher is not running.
+    /// </summary>
+    /// <param name="record">The record.</param>
+    /// <param name="result">Its result, when accepted; await it exactly once.</param>
+    /// <param name="estimatedCost">Its cost; when null it is estimated.</param>
+    public bool TrySubmit(TRecord record, out ValueTask<TResult> result, int? estimatedCost = null)
+    {
+        var pipeline = Prepare(record, null, estimatedCost, out int cost);
+        var item = NewItem(record, cost);
+        if (Offer(pipeline, item, default, out result))
+        {
+            return true;
+        }
+
+        item.Completion.Discard();
+        return false;
+    }
+
+    /// <summary>
+    /// Submits records in order (waiting for room as needed, so they enter batches in this order), then returns their
+    /// results in the same order. If some records fail, every record is still awaited and the first failure is thrown.
+    /// </summary>
+    /// <param name="records">The records.</param>
+    /// <param name="cancellationToken">Cancels the records not yet handed to a worker.</param>
+    public async Task<IReadOnlyList<TResult>> SubmitManyAsync(
+        IEnumerable<TRecord> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        var pending = new List<ValueTask<TResult>>();
+        ExceptionDispatchInfo? failure = null;
+        try
+        {
+            foreach (var record in records)
+            {
+                var pipeline = Prepare(record, null, null, out int cost);
+                var item = NewItem(record, cost);
+                if (!Offer(pipeline, item, cancellationToken, out var result))
+                {
+                    await WaitForRoomAsync(pipeline, item, cancellationToken).ConfigureAwait(false);
+                    result = Accepted(pipeline, item, cancellationToken);
+                }
+
+                pending.Add(result);
+            }
+        }
+        catch (Exception e)
+        {
+            failure = ExceptionDispatchInfo.Capture(e);
+        }
+
+        var results = new TResult[pending.Count];
+        for (int i = 0; i < pending.Count; i++)
+        {
+            try
+            {
+                results[i] = await pending[i].ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                failure ??= ExceptionDispatchInfo.Capture(e);
+            }
+        }
+
+        failure?.Throw();
+        return results;
+    }
+
+    /// <summary>The submit path shared with <see cref="TokenBatcher{TRecord, TResult}"/>.</summary>
+    private protected ValueTask<TResult> Submit(
+        TRecord record, int? estimatedTokens, int? estimatedCost, CancellationToken cancellationToken)
+    {
+        var pipeline = Prepare(record, estimatedTokens, estimatedCost, out int cost);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<TResult>(cancellationToken);
+        }
+
+        var item = NewItem(record, cost);
+        return Offer(pipeline, item, cancellationToken, out var result)
+            ? result
+            : SubmitWhenRoomAsync(pipeline, item, cancellationToken);
+    }
+
+    private Pipeline<TRecord, TResult> Prepare(TRecord record, int? estimatedTokens, int? estimatedCost, out int cost)
+    {
+        if (record is null)
+        {
+            throw new ArgumentNullException(nameof(record));
+        }
+
+        var pipeline = _pipeline;
+        if (pipeline is null || pipeline.Intake.IsClosed)
+        {
+            throw NotAccepting(pipeline);
+        }
+
+        cost = CostEstimation.Resolve(_settings, record, estimatedTokens, estimatedCost);
+        return pipeline;
+    }
+
+    /// <summary>Rents the record's completion and stamps its arrival.</summary>
+    private IntakeItem<TRecord, TResult> NewItem(TRecord record, int cost)
+    {
+        var completion = _completions.Rent();
+        return new IntakeItem<TRecord, TResult>(
+            record, completion, completion.Generation, cost, _settings.TimeProvider.GetTimestamp());
+    }
+
+    /// <summary>Tries the intake once: true and the result task when accepted; false when full; throws when closed.</summary>
+    private bool Offer(
+        Pipeline<TRecord, TResult> pipeline,
+        in IntakeItem<TRecord, TResult> item,
+        CancellationToken cancellationToken,
+        out ValueTask<TResult> result)
+    {
+        switch (pipeline.Intake.TryEnqueue(item))
+        {
+            case EnqueueOutcome.Enqueued:
+                result = Accepted(pipeline, item, cancellationToken);
+                return true;
+            case EnqueueOutcome.Full:
+                result = default;
+                return false;
+            default:
+                item.Completion.Discard();
+                throw NotAccepting(pipeline);
+        }
+    }
+
+    private static ValueTask<TResult> Accepted(
+        Pipeline<TRecord, TResult> pipeline, in IntakeItem<TRecord, TResult> item, CancellationToken cancellationToken)
+    {
+        pipeline.Packer.Parker.Unpark(); // the enqueue's publish was a full fence, as Unpark requires
+        item.Completion.Arm(cancellationToken);
+        return item.Completion.Task;
+    }
+
+    private async ValueTask<TResult> SubmitWhenRoomAsync(
+        Pipeline<TRecord, TResult> pipeline, IntakeItem<TRecord, TResult> item, CancellationToken cancellationToken)
+    {
+        await WaitForRoomAsync(pipeline, item, cancellationToken).ConfigureAwait(false);
+        return await Accepted(pipeline, item, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until the intake takes the item; on failure the item's completion goes back to the pool.</summary>
+    private async ValueTask WaitForRoomAsync(
+        Pipeline<TRecord, TResult> pipeline, IntakeItem<TRecord, TResult> item, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                Task room = pipeline.Room.PrepareWait();
+                switch (pipeline.Intake.TryEnqueue(item))
+                {
+                    case EnqueueOutcome.Enqueued:
+                        return;
+                    case EnqueueOutcome.Closed:
+                        throw NotAccepting(pipeline);
+                }
+
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            item.Completion.Discard();
+            throw;
+        }
+    }
+
+    private Exception NotAccepting(Pipeline<TRecord, TResult>? pipeline)
+    {
+        if (_disposed)
+        {
+            return new ObjectDisposedException(GetType().Name, "The batcher was disposed; it accepts no more records.");
+        }
+
+        return new InvalidOperationException(pipeline is null
+            ? "The batcher is not running; call StartAsync before submitting."
+            : "The batcher is stopping; it accepts no more records.");
+    }
+
+    private void EndRun(Pipeline<TRecord, TResult> pipeline)
+    {
+        lock (_lifecycle)
+        {
+            if (_pipeline == pipeline)
+            {
+                _counters.OnRunEnded(pipeline.Intake.AcceptedCount);
+                _pipeline = null;
+            }
+        }
+    }
+}

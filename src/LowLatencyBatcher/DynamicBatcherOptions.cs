@@ -1,0 +1,61 @@
+namespace LowLatencyBatcher;
+
+/// <summary>
+/// The knobs of a <see cref="DynamicBatcher{TRecord, TResult}"/>. Every value is checked when the batcher is
+/// constructed; a bad one throws an exception that names the option and the rule.
+/// </summary>
+/// <typeparam name="TRecord">The record type.</typeparam>
+public class DynamicBatcherOptions<TRecord>
+{
+    /// <summary>
+    /// The cost budget of one batch (for example, tokens that fit in memory): a batch never exceeds it, except a lone
+    /// record whose own cost is larger, which runs in a batch of its own. At least 1. Default 32,000.
+    /// </summary>
+    public int TargetBatchCost { get; init; } = 32_000;
+
+    /// <summary>The cost of a record when nothing else estimates it. Zero or more. Default 1.</summary>
+    public int DefaultCost { get; init; } = 1;
+
+    /// <summary>The most records in one batch. At least 1. Default 256.</summary>
+    public int MaxBatchSize { get; init; } = 256;
+
+    /// <summary>
+    /// The fewest records a batch needs before it is sent early to an idle worker; below it, the batch waits to fill
+    /// up or for <see cref="BatchTimeout"/>. Between 1 and <see cref="MaxBatchSize"/>. Default 1 (a lone record goes
+    /// straight to an idle worker); <see cref="MaxBatchSize"/> gives wait-to-fill batching.
+    /// </summary>
+    public int MinBatchSize { get; init; } = 1;
+
+    /// <summary>
+    /// How long the open batch may wait, from its first record, before it is sent whatever it holds. Positive.
+    /// Default 50 ms.
+    /// </summary>
+    public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// How many accepted records may wait for the packing thread before submits wait for room (backpressure).
+    /// Between 1 and 2^30. Default 5,000.
+    /// </summary>
+    public int MaxQueueSize { get; init; } = 5_000;
+
+    /// <summary>How many sealed batches may wait for a worker. Between 1 and 2^20. Default 2.</summary>
+    public int PrefetchBatches { get; init; } = 2;
+
+    /// <summary>How many batches may be inside the process function at once. Between 1 and 1,024. Default 1.</summary>
+    public int Workers { get; init; } = 1;
+
+    /// <summary>
+    /// Estimates a record's cost when a submit gives no explicit estimate. When null, a record implementing
+    /// <see cref="ICostEstimator"/> estimates itself, else <see cref="DefaultCost"/> applies.
+    /// </summary>
+    public CostEstimatorFn<TRecord>? CostEstimator { get; init; }
+
+    /// <summary>The clock for timeouts and statistics. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Whether to pin the packing thread to one CPU where the operating system allows it (Linux, with more than one
+    /// CPU allowed to the process). Default true.
+    /// </summary>
+    public bool PinPackingThread { get; init; } = true;
+}

@@ -1,0 +1,180 @@
+using LowLatencyBatcher.Packing;
+
+namespace LowLatencyBatcher.Handoff;
+
+/// <summary>
+/// One consumer of the prefetch ring: takes sealed batches and runs the process function on them, one at a time.
+/// </summary>
+/// <remarks>
+/// <para>Parking: the worker resets its signal, flags itself as parked (a full fence), tells the packing thread it is
+/// idle, and re-checks the ring. Only the packing thread wakes workers, and only after winning the flag back with an
+/// exchange; if the re-check found a batch but the packing thread won the flag first, the worker still awaits that
+/// one wake-up, so every wake is consumed before the signal is reset again.</para>
+/// <para>Aborted stops: the batch in hand is published in <c>_current</c> with an exchange before the abort flag is
+/// read; the stopping thread sets the flag before it exchanges <c>_current</c> out. Whoever takes the batch out of
+/// <c>_current</c> owns it: the stopping thread fails its records and drops it, the worker recycles it.</para>
+/// </remarks>
+internal sealed class Worker<TRecord, TResult>
+{
+    private readonly Pipeline<TRecord, TResult> _pipeline;
+    private readonly WorkerSignal _signal = new();
+    private Batch<TRecord, TResult>? _current;
+    private int _parked;
+
+    /// <summary>Creates a worker of <paramref name="pipeline"/>.</summary>
+    public Worker(Pipeline<TRecord, TResult> pipeline) => _pipeline = pipeline;
+
+    /// <summary>True while the worker waits for a batch.</summary>
+    public bool IsIdle => Volatile.Read(ref _parked) != 0;
+
+    /// <summary>Starts the worker's loop on the thread pool.</summary>
+    public void Start() => _ = Task.Run(RunAsync);
+
+    /// <summary>Wakes the worker if it is parked (the packing thread only). Returns whether it was.</summary>
+    public bool TryWake()
+    {
+        if (Volatile.Read(ref _parked) != 0 && Interlocked.Exchange(ref _parked, 0) != 0)
+        {
+            _signal.Set();
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Takes the batch in hand away from the worker (an aborted stop); null when it holds none.</summary>
+    public Batch<TRecord, TResult>? TakeCurrentBatch() => Interlocked.Exchange(ref _current, null);
+
+    private async Task RunAsync()
+    {
+        var prefetch = _pipeline.Prefetch;
+        var parker = _pipeline.Packer.Parker;
+        try
+        {
+            while (true)
+            {
+                if (!prefetch.TryDequeue(out var batch))
+                {
+                    if (prefetch.IsCompleted)
+                    {
+                        if (!prefetch.TryDequeue(out batch))
+                        {
+                            return; // the packing thread is done and nothing is left
+                        }
+                    }
+                    else
+                    {
+                        _signal.Reset();
+                        Interlocked.Exchange(ref _parked, 1);
+                        parker.Unpark(); // an idle worker lets the open batch go out eagerly
+                        bool found = prefetch.TryDequeue(out batch);
+                        if (!found && !prefetch.IsCompleted)
+                        {
+                            await _signal.WaitAsync();
+                            continue;
+                        }
+
+                        if (Interlocked.Exchange(ref _parked, 0) == 0)
+                        {
+                            await _signal.WaitAsync(); // the packing thread already claimed our wake-up: consume it
+                        }
+
+                        if (!found)
+                        {
+                            continue;
+                        }
+                    }
+                }
+
+                parker.Unpark(); // a prefetch slot is free: a full batch may go out
+                if (!BeginBatch(batch))
+                {
+                    continue;
+                }
+
+                IReadOnlyList<TResult>? results = null;
+                Exception? error = null;
+                var counters = _pipeline.Counters;
+                counters.Busy.Enter(counters.NowMicroseconds);
+                try
+                {
+                    results = await _pipeline.ProcessFn(batch, _pipeline.ProcessCancellation);
+                }
+                catch (Exception e)
+                {
+                    error = e;
+                }
+
+                counters.Busy.Exit(counters.NowMicroseconds);
+                EndBatch(batch, results, error);
+            }
+        }
+        finally
+        {
+            _pipeline.OnParticipantExited();
+        }
+    }
+
+    /// <summary>Claims the batch's live records; false when there is nothing to run (the batch was dealt with).</summary>
+    private bool BeginBatch(Batch<TRecord, TResult> batch)
+    {
+        Interlocked.Exchange(ref _current, batch); // full fence before the abort flag is read (see the remarks)
+        if (_pipeline.IsAborting)
+        {
+            if (TakeCurrentBatch() == batch)
+            {
+                _pipeline.Counters.AddCompleted(batch.FailAll(_pipeline.AbortError));
+                _pipeline.ReturnBatch(batch);
+            }
+
+            return false;
+        }
+
+        if (batch.ClaimLiveRecords() == 0)
+        {
+            if (TakeCurrentBatch() == batch)
+            {
+                _pipeline.ReturnBatch(batch); // every record was cancelled while it waited
+            }
+
+            return false;
+        }
+
+        _pipeline.Counters.AddBatch(batch.Count, batch.LiveCost);
+        return true;
+    }
+
+    private void EndBatch(Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error)
+    {
+        int completed;
+        if (error is not null)
+        {
+            completed = batch.FailLive(error);
+        }
+        else
+        {
+            int? resultCount;
+            try
+            {
+                resultCount = results?.Count;
+            }
+            catch (Exception e)
+            {
+                resultCount = null;
+                error = e;
+            }
+
+            completed = error is not null ? batch.FailLive(error)
+                : resultCount == batch.Count ? batch.CompleteWith(results!)
+                : batch.FailLive(new InvalidOperationException(
+                    $"The process function returned {(resultCount is int n ? n.ToString() : "null")} results for a batch of " +
+                    $"{batch.Count} records; it must return exactly one result per record."));
+        }
+
+        _pipeline.Counters.AddCompleted(completed);
+        if (TakeCurrentBatch() == batch)
+        {
+            _pipeline.ReturnBatch(batch);
+        }
+    }
+}

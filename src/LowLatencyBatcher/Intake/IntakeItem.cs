@@ -1,0 +1,12 @@
+using LowLatencyBatcher.Completion;
+
+namespace LowLatencyBatcher.Intake;
+
+/// <summary>One accepted record as it travels through the intake ring and into a batch.</summary>
+/// <param name="Record">The caller's record.</param>
+/// <param name="Completion">Where its result goes.</param>
+/// <param name="Generation">The completion's generation for this record (see <see cref="RecordCompletion{TResult}"/>).</param>
+/// <param name="Cost">The cost estimated at submit.</param>
+/// <param name="Arrival">The timestamp of the submit: a batch's timeout counts from its first record's arrival.</param>
+internal readonly record struct IntakeItem<TRecord, TResult>(
+    TRecord Record, RecordCompletion<TResult> Completion, int Generation, int Cost, long Arrival);

@@ -1,0 +1,244 @@
+using LowLatencyBatcher.Completion;
+using LowLatencyBatcher.Handoff;
+using LowLatencyBatcher.Intake;
+using LowLatencyBatcher.Packing;
+using Microsoft.Extensions.ObjectPool;
+
+namespace LowLatencyBatcher;
+
+/// <summary>
+/// One run of a batcher, from start to stop: the intake ring, the packing thread, the prefetch ring and the
+/// workers. A restart builds a new one, so nothing of a stopped run can leak into the next.
+/// </summary>
+/// <remarks>
+/// Stopping: <see cref="BeginStop"/> closes the intake (every later submit is refused; every accepted record is
+/// still drained) and wakes whoever waits. <see cref="Finished"/> completes once the packing thread and every worker
+/// are done, or once an <see cref="Abort"/> has failed every record it could reach: records inside a process call
+/// that ignores its token are failed right away by the stopping thread, and their late results are dropped.
+/// </remarks>
+internal sealed class Pipeline<TRecord, TResult>
+{
+    private readonly ObjectPool<Batch<TRecord, TResult>> _batches;
+    private readonly CancellationTokenSource _processCancellation = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Worker<TRecord, TResult>[] _workers;
+    private Exception _abortError = new OperationCanceledException();
+    private int _aborting;
+    private int _packingThreadExited;
+    private int _participants;
+
+    /// <summary>Builds a run; <see cref="Start"/> starts its threads.</summary>
+    public Pipeline(BatcherSettings<TRecord> settings, ProcessFn<TRecord, TResult> processFn, BatcherCounters counters)
+    {
+        Settings = settings;
+        ProcessFn = processFn;
+        Counters = counters;
+        Intake = new IntakeRing<IntakeItem<TRecord, TResult>>(settings.MaxQueueSize);
+        Prefetch = new BatchRing<Batch<TRecord, TResult>>(settings.PrefetchBatches);
+        Rules = new PackingRules(
+            settings.TargetCost,
+            settings.MaxBatchSize,
+            settings.MinBatchSize,
+            settings.BatchTimeout,
+            settings.TimeProvider.TimestampFrequency);
+
+        // Batches alive at once: the open one, the prefetched ones and one per worker (plus slack for a worker
+        // that has just taken one while the packing thread opens the next).
+        _batches = new DefaultObjectPool<Batch<TRecord, TResult>>(
+            new BatchPolicy(settings.MaxBatchSize), settings.PrefetchBatches + settings.Workers + 2);
+        _workers = new Worker<TRecord, TResult>[settings.Workers];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new Worker<TRecord, TResult>(this);
+        }
+
+        Packer = new PackingLoop<TRecord, TResult>(this);
+        _participants = _workers.Length + 1;
+    }
+
+    public BatcherSettings<TRecord> Settings { get; }
+
+    public ProcessFn<TRecord, TResult> ProcessFn { get; }
+
+    public BatcherCounters Counters { get; }
+
+    public IntakeRing<IntakeItem<TRecord, TResult>> Intake { get; }
+
+    public BatchRing<Batch<TRecord, TResult>> Prefetch { get; }
+
+    public PackingRules Rules { get; }
+
+    public PackingLoop<TRecord, TResult> Packer { get; }
+
+    /// <summary>Wakes submitters waiting for room in the intake.</summary>
+    public RoomSignal Room { get; } = new();
+
+    /// <summary>The token passed to the process function: cancelled when a stop is aborted.</summary>
+    public CancellationToken ProcessCancellation => _processCancellation.Token;
+
+    /// <summary>True once <see cref="Abort"/> (or a failure of the packing thread) began.</summary>
+    public bool IsAborting => Volatile.Read(ref _aborting) != 0;
+
+    /// <summary>The exception given to records an abort completes.</summary>
+    public Exception AbortError => Volatile.Read(ref _abortError);
+
+    /// <summary>Completes when the run is over: drained, or aborted.</summary>
+    public Task Finished => _finished.Task;
+
+    /// <summary>Starts the packing thread and the workers.</summary>
+    public void Start()
+    {
+        Packer.Start();
+        foreach (var worker in _workers)
+        {
+            worker.Start();
+        }
+    }
+
+    /// <summary>Refuses new records and lets the run drain what it accepted. Idempotent.</summary>
+    public void BeginStop()
+    {
+        Intake.Close(); // an atomic OR: a full fence before the wake-ups below
+        Room.Release(); // waiting submitters retry, see the closed ring and are refused
+        Packer.Parker.Unpark();
+    }
+
+    /// <summary>
+    /// Gives up on the drain: cancels the process function's token and fails every record not finished yet with an
+    /// <see cref="OperationCanceledException"/> for <paramref name="token"/>. Call after <see cref="BeginStop"/>.
+    /// </summary>
+    public void Abort(CancellationToken token)
+    {
+        Volatile.Write(ref _abortError, new OperationCanceledException(
+            "The batcher was stopped before this record completed.", token));
+        if (Interlocked.Exchange(ref _aborting, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _processCancellation.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A callback the process function registered on its token threw. The abort must go on regardless;
+            // that callback's own caller (the process function) is the one to observe it.
+        }
+
+        // Batches inside process calls (which may ignore their token) and batches no worker took yet.
+        int completed = 0;
+        foreach (var worker in _workers)
+        {
+            if (worker.TakeCurrentBatch() is { } batch)
+            {
+                completed += batch.FailAll(AbortError);
+            }
+        }
+
+        Counters.AddCompleted(completed);
+        FailPrefetched();
+        Packer.Parker.Unpark(); // the packing thread fails the intake and the open batch, then exits
+        if (Volatile.Read(ref _packingThreadExited) != 0)
+        {
+            _finished.TrySetResult(); // it had already exited: nothing more will come from it
+        }
+    }
+
+    /// <summary>The packing thread failed (a defect): fails every accepted record with the exception.</summary>
+    public void FailFromPackingThread(Exception exception)
+    {
+        Volatile.Write(ref _abortError, new InvalidOperationException("The batcher's packing thread failed.", exception));
+        Interlocked.Exchange(ref _aborting, 1);
+        Intake.Close();
+        Room.Release();
+        _processCancellation.Cancel();
+    }
+
+    /// <summary>Fails every batch waiting in the prefetch ring (any thread, during an abort).</summary>
+    public void FailPrefetched()
+    {
+        int completed = 0;
+        while (Prefetch.TryDequeue(out var batch))
+        {
+            completed += batch.FailAll(AbortError);
+            ReturnBatch(batch);
+        }
+
+        Counters.AddCompleted(completed);
+    }
+
+    /// <summary>Whether some worker waits for a batch.</summary>
+    public bool AnyWorkerIdle()
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.IsIdle)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Wakes one parked worker, if any (the packing thread, right after publishing a batch).</summary>
+    public void WakeOneWorker()
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.TryWake())
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Wakes every parked worker (the packing thread, after completing the prefetch ring).</summary>
+    public void WakeAllWorkers()
+    {
+        Interlocked.MemoryBarrier(); // the ring's completion flag is a plain release store: order it before the reads
+        foreach (var worker in _workers)
+        {
+            worker.TryWake();
+        }
+    }
+
+    /// <summary>A batch for the packing thread to fill.</summary>
+    public Batch<TRecord, TResult> RentBatch() => _batches.Get();
+
+    /// <summary>Empties a batch and returns it to the pool.</summary>
+    public void ReturnBatch(Batch<TRecord, TResult> batch)
+    {
+        batch.Clear();
+        _batches.Return(batch);
+    }
+
+    /// <summary>The packing thread exited.</summary>
+    public void OnPackingThreadExited()
+    {
+        Interlocked.Exchange(ref _packingThreadExited, 1); // full fence before the abort flag is read
+        if (IsAborting)
+        {
+            _finished.TrySetResult();
+        }
+
+        OnParticipantExited();
+    }
+
+    /// <summary>The packing thread or a worker exited; the last one out completes <see cref="Finished"/>.</summary>
+    public void OnParticipantExited()
+    {
+        if (Interlocked.Decrement(ref _participants) == 0)
+        {
+            _finished.TrySetResult();
+        }
+    }
+
+    private sealed class BatchPolicy(int capacity) : IPooledObjectPolicy<Batch<TRecord, TResult>>
+    {
+        public Batch<TRecord, TResult> Create() => new(capacity);
+
+        public bool Return(Batch<TRecord, TResult> obj) => true;
+    }
+}
