@@ -14,7 +14,10 @@ public class TokenBatcher<TRecord, TResult> : DynamicBatcher<TRecord, TResult>
     /// <exception cref="ArgumentNullException"><paramref name="inferenceFn"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option breaks its rule; the exception names it.</exception>
     public TokenBatcher(ProcessFn<TRecord, TResult> inferenceFn, TokenBatcherOptions<TRecord>? options = null)
-        : base(inferenceFn, options ?? new TokenBatcherOptions<TRecord>(), tokenBatcher: true)
+        : base(
+            inferenceFn ?? throw new ArgumentNullException(nameof(inferenceFn)),
+            options ?? new TokenBatcherOptions<TRecord>(),
+            tokenBatcher: true)
     {
     }
 
