@@ -9,6 +9,15 @@ public readonly record struct BatchStats
     /// <summary>Records whose task finished: with a value, an exception or a cancellation.</summary>
     public long TotalCompleted { get; init; }
 
+    /// <summary>Completed records that got their batch's exception (the process function threw or returned a wrong count).</summary>
+    public long TotalFailed { get; init; }
+
+    /// <summary>Completed records that were cancelled: by their caller's token, or by a stop whose token was cancelled.</summary>
+    public long TotalCancelled { get; init; }
+
+    /// <summary>Records accepted but not yet taken by the packing thread, at the time of the snapshot.</summary>
+    public long QueueDepth { get; init; }
+
     /// <summary>Batches handed to the process function.</summary>
     public long TotalBatches { get; init; }
 

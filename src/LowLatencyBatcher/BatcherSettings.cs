@@ -50,6 +50,8 @@ internal sealed class BatcherSettings<TRecord>
 
     public bool PinPackingThread { get; private init; }
 
+    public IBatchObserver? Observer { get; private init; }
+
     /// <summary>The most records that can be in flight at once: waiting, packed, prefetched or being processed.</summary>
     public int MaxRecordsInFlight =>
         (int)Math.Min(int.MaxValue, MaxQueueSize + (long)MaxBatchSize * (PrefetchBatches + Workers + 1));
@@ -113,6 +115,7 @@ internal sealed class BatcherSettings<TRecord>
             UseTokenEstimates = tokenBatcher,
             TimeProvider = options.TimeProvider,
             PinPackingThread = options.PinPackingThread,
+            Observer = options.Observer,
         };
     }
 

@@ -56,7 +56,8 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         {
             lock (_lifecycle)
             {
-                return _counters.Snapshot(_pipeline?.Intake.AcceptedCount ?? 0);
+                var intake = _pipeline?.Intake;
+                return _counters.Snapshot(intake?.AcceptedCount ?? 0, intake?.WaitingCount ?? 0);
             }
         }
     }

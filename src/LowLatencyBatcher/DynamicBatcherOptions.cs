@@ -50,6 +50,9 @@ public class DynamicBatcherOptions<TRecord>
     /// </summary>
     public CostEstimatorFn<TRecord>? CostEstimator { get; init; }
 
+    /// <summary>Receives a report after every processed batch (metrics, tracing). Default none.</summary>
+    public IBatchObserver? Observer { get; init; }
+
     /// <summary>The clock for timeouts and statistics. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -136,7 +136,7 @@ internal sealed class Pipeline<TRecord, TResult>
             }
         }
 
-        Counters.AddCompleted(completed);
+        Counters.AddCancelled(completed);
         FailPrefetched();
         Packer.Parker.Unpark(); // the packing thread fails the intake and the open batch, then exits
         if (Volatile.Read(ref _packingThreadExited) != 0)
@@ -165,7 +165,7 @@ internal sealed class Pipeline<TRecord, TResult>
             ReturnBatch(batch);
         }
 
-        Counters.AddCompleted(completed);
+        Counters.AddCancelled(completed);
     }
 
     /// <summary>Whether some worker waits for a batch.</summary>

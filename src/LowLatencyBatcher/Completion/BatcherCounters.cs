@@ -9,6 +9,8 @@ internal sealed class BatcherCounters
     private readonly TimeProvider _time;
     private readonly long _origin;
     private long _completed;
+    private long _failed;
+    private long _cancelled;
     private long _batches;
     private long _batchRecords;
     private long _batchCost;
@@ -27,10 +29,24 @@ internal sealed class BatcherCounters
     public BusyTracker Busy { get; } = new();
 
     /// <summary>Microseconds since this batcher was created, on its <see cref="TimeProvider"/>.</summary>
-    public long NowMicroseconds => (long)(_time.GetElapsedTime(_origin).Ticks / TimeSpan.TicksPerMicrosecond);
+    public long NowMicroseconds => MicrosecondsAt(_time.GetTimestamp());
 
     /// <summary>Counts records that completed (value, exception or cancellation).</summary>
     public void AddCompleted(long records) => Interlocked.Add(ref _completed, records);
+
+    /// <summary>Counts records failed with their batch's exception (they were counted as completed too).</summary>
+    public void AddFailed(long records) => Interlocked.Add(ref _failed, records);
+
+    /// <summary>Counts records cancelled by their caller or by an aborted stop, and completes them.</summary>
+    public void AddCancelled(long records)
+    {
+        Interlocked.Add(ref _cancelled, records);
+        AddCompleted(records);
+    }
+
+    /// <summary>Microseconds since this batcher was created, at <paramref name="timestamp"/> of its clock.</summary>
+    public long MicrosecondsAt(long timestamp) =>
+        _time.GetElapsedTime(_origin, timestamp).Ticks / TimeSpan.TicksPerMicrosecond;
 
     /// <summary>Counts one batch handed to the process function.</summary>
     public void AddBatch(int records, long cost)
@@ -56,8 +72,8 @@ internal sealed class BatcherCounters
         Interlocked.Add(ref _submittedInEndedRuns, submitted);
     }
 
-    /// <summary>Takes a snapshot; <paramref name="submittedInCurrentRun"/> comes from the live intake ring.</summary>
-    public BatchStats Snapshot(long submittedInCurrentRun)
+    /// <summary>Takes a snapshot; the current run's figures come from its live intake ring.</summary>
+    public BatchStats Snapshot(long submittedInCurrentRun, long queueDepth)
     {
         long now = NowMicroseconds;
         long start = Volatile.Read(ref _runStartMicroseconds);
@@ -70,6 +86,9 @@ internal sealed class BatcherCounters
         {
             TotalSubmitted = Volatile.Read(ref _submittedInEndedRuns) + submittedInCurrentRun,
             TotalCompleted = Volatile.Read(ref _completed),
+            TotalFailed = Volatile.Read(ref _failed),
+            TotalCancelled = Volatile.Read(ref _cancelled),
+            QueueDepth = queueDepth,
             TotalBatches = batches,
             TotalBatchCost = batchCost,
             AvgBatchSize = batches == 0 ? 0 : (double)batchRecords / batches,

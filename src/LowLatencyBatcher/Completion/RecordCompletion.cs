@@ -29,7 +29,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         var completion = (RecordCompletion<TResult>)state!;
         if (completion.TrySetCanceled(completion.Generation, token))
         {
-            completion._pool.Counters.AddCompleted(1);
+            completion._pool.Counters.AddCancelled(1);
         }
     };
 

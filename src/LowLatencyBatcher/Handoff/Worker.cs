@@ -49,6 +49,8 @@ internal sealed class Worker<TRecord, TResult>
     {
         var prefetch = _pipeline.Prefetch;
         var parker = _pipeline.Packer.Parker;
+        var counters = _pipeline.Counters;
+        var time = _pipeline.Settings.TimeProvider;
         try
         {
             while (true)
@@ -94,8 +96,8 @@ internal sealed class Worker<TRecord, TResult>
 
                 IReadOnlyList<TResult>? results = null;
                 Exception? error = null;
-                var counters = _pipeline.Counters;
-                counters.Busy.Enter(counters.NowMicroseconds);
+                long started = time.GetTimestamp();
+                counters.Busy.Enter(counters.MicrosecondsAt(started));
                 try
                 {
                     results = await _pipeline.ProcessFn(batch, _pipeline.ProcessCancellation);
@@ -105,13 +107,40 @@ internal sealed class Worker<TRecord, TResult>
                     error = e;
                 }
 
-                counters.Busy.Exit(counters.NowMicroseconds);
-                EndBatch(batch, results, error);
+                long ended = time.GetTimestamp();
+                counters.Busy.Exit(counters.MicrosecondsAt(ended));
+                EndBatch(batch, results, error, started, ended);
             }
         }
         finally
         {
             _pipeline.OnParticipantExited();
+        }
+    }
+
+    private void Report(Batch<TRecord, TResult> batch, Exception? error, long started, long ended)
+    {
+        if (_pipeline.Settings.Observer is not { } observer)
+        {
+            return;
+        }
+
+        try
+        {
+            observer.OnBatchCompleted(new BatchReport
+            {
+                Records = batch.Count,
+                Cost = batch.LiveCost,
+                Reason = batch.Reason,
+                Duration = _pipeline.Settings.TimeProvider.GetElapsedTime(started, ended),
+                Error = error,
+                SubmitTimestamps = batch.LiveArrivals,
+                CompletedTimestamp = _pipeline.Settings.TimeProvider.GetTimestamp(),
+            });
+        }
+        catch (Exception)
+        {
+            // Documented on IBatchObserver: an observer must never fail records or stop a worker.
         }
     }
 
@@ -123,7 +152,7 @@ internal sealed class Worker<TRecord, TResult>
         {
             if (TakeCurrentBatch() == batch)
             {
-                _pipeline.Counters.AddCompleted(batch.FailAll(_pipeline.AbortError));
+                _pipeline.Counters.AddCancelled(batch.FailAll(_pipeline.AbortError));
                 _pipeline.ReturnBatch(batch);
             }
 
@@ -144,7 +173,8 @@ internal sealed class Worker<TRecord, TResult>
         return true;
     }
 
-    private void EndBatch(Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error)
+    private void EndBatch(
+        Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, long started, long ended)
     {
         int completed;
         if (error is not null)
@@ -164,14 +194,23 @@ internal sealed class Worker<TRecord, TResult>
                 error = e;
             }
 
-            completed = error is not null ? batch.FailLive(error)
-                : resultCount == batch.Count ? batch.CompleteWith(results!)
-                : batch.FailLive(new InvalidOperationException(
-                    $"The process function returned {(resultCount is int n ? n.ToString() : "null")} results for a batch of " +
-                    $"{batch.Count} records; it must return exactly one result per record."));
+            if (error is null && resultCount != batch.Count)
+            {
+                error = new InvalidOperationException(
+                    $"The process function returned {(resultCount is int n ? n.ToString() : "null")} results for a batch " +
+                    $"of {batch.Count} records; it must return exactly one result per record.");
+            }
+
+            completed = error is null ? batch.CompleteWith(results!) : batch.FailLive(error);
         }
 
         _pipeline.Counters.AddCompleted(completed);
+        if (error is not null)
+        {
+            _pipeline.Counters.AddFailed(completed);
+        }
+
+        Report(batch, error, started, ended);
         if (TakeCurrentBatch() == batch)
         {
             _pipeline.ReturnBatch(batch);

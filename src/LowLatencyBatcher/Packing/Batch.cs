@@ -19,6 +19,7 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
     private readonly IntakeItem<TRecord, TResult>[] _entries;
     private readonly TRecord[] _live;
     private readonly int[] _liveEntry;
+    private readonly long[] _liveArrival;
     private readonly Enumerator _enumerator;
     private int _entryCount;
     private int _liveCount;
@@ -29,6 +30,7 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
         _entries = new IntakeItem<TRecord, TResult>[capacity];
         _live = new TRecord[capacity];
         _liveEntry = new int[capacity];
+        _liveArrival = new long[capacity];
         _enumerator = new Enumerator(this);
     }
 
@@ -46,6 +48,9 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
 
     /// <summary>The summed cost of the live records (after <see cref="ClaimLiveRecords"/>).</summary>
     public long LiveCost { get; private set; }
+
+    /// <summary>The submit timestamps of the live records, in view order.</summary>
+    public ReadOnlySpan<long> LiveArrivals => _liveArrival.AsSpan(0, _liveCount);
 
     /// <summary>The number of live records the process function sees.</summary>
     public int Count => _liveCount;
@@ -79,6 +84,7 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
             {
                 _live[live] = entry.Record;
                 _liveEntry[live] = i;
+                _liveArrival[live] = entry.Arrival;
                 cost += entry.Cost;
                 live++;
             }

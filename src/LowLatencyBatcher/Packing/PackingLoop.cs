@@ -301,7 +301,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         }
 
         PublishRoom();
-        _pipeline.Counters.AddCompleted(completed);
+        _pipeline.Counters.AddCancelled(completed);
         _pipeline.FailPrefetched();
         _prefetch.Complete();
         _pipeline.WakeAllWorkers();

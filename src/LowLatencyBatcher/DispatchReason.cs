@@ -1,7 +1,7 @@
-namespace LowLatencyBatcher.Packing;
+namespace LowLatencyBatcher;
 
-/// <summary>Why the packing thread sealed a batch and handed it to the workers.</summary>
-internal enum DispatchReason
+/// <summary>Why the packing thread sealed a batch and handed it to the workers (see docs/design.md).</summary>
+public enum DispatchReason
 {
     /// <summary>Not ready: the batch keeps filling.</summary>
     None,
