@@ -120,8 +120,14 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         {
             await pipeline.Finished.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !pipeline.Finished.IsCompleted)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            if (pipeline.Finished.IsCompleted)
+            {
+                EndRun(pipeline); // the drain won the race with the token: nothing to abort
+                return;
+            }
+
             pipeline.Abort(cancellationToken);
             await pipeline.Finished.ConfigureAwait(false); // the packing thread's share of the abort; it runs no user code
             EndRun(pipeline);

@@ -93,7 +93,7 @@ internal sealed class PackingLoop<TRecord, TResult>
 
             bool progressed = DispatchFullBatch();
             progressed |= Drain();
-            progressed |= DispatchEarly(_time.GetTimestamp());
+            progressed |= DispatchEarly();
             if (IsFinished)
             {
                 _prefetch.Complete();
@@ -122,14 +122,14 @@ internal sealed class PackingLoop<TRecord, TResult>
 
     private bool DispatchFullBatch() => _open is not null && _openFull != DispatchReason.None && TryDispatch(_openFull);
 
-    private bool DispatchEarly(long now)
+    private bool DispatchEarly()
     {
         if (_open is null || _openFull != DispatchReason.None)
         {
             return false;
         }
 
-        DispatchReason reason = EarlyReason(now);
+        DispatchReason reason = EarlyReason(_time.GetTimestamp());
         return reason != DispatchReason.None && TryDispatch(reason);
     }
 
