@@ -17,6 +17,10 @@ namespace LowLatencyBatcher.Handoff;
 /// position with a CAS on the head, read the slot, then free it; the producer checks the slot's sequence as well as
 /// <see cref="Limit"/>, because a consumer may have claimed a position without having freed its slot yet.</item>
 /// <item>Any thread may consume: workers do, and the packing thread does when a stop is aborted.</item>
+/// <item>The capacity is at least 2, even for a limit of 1. With one slot the value a consumer leaves in it between its
+/// claim and its free (<c>pos + 1</c>, published) would equal the value that tells the producer the slot is free for
+/// the next position (<c>tail == pos + 1</c>): the producer would overwrite an item that a consumer is still reading,
+/// which then lands twice or never.</item>
 /// </list>
 /// </remarks>
 /// <typeparam name="T">The item type (a batch).</typeparam>
@@ -33,7 +37,7 @@ internal sealed class BatchRing<T>
     public BatchRing(int limit)
     {
         Debug.Assert(limit >= 1 && limit <= 1 << 20);
-        int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)limit);
+        int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(limit, 2)); // see the remarks
         _slots = new Slot[capacity];
         for (int i = 0; i < capacity; i++)
         {
