@@ -1,0 +1,86 @@
+using System.Text.Json;
+using LowLatencyBatcher.Harness;
+
+// The perf harness. Commands (paths are relative to the working directory; the Cake targets run it from the root):
+//   gate       [--gates perf/perf-gates.json] [--baseline perf/perf-baseline.json] [--out artifacts/perf] [--write-baseline]
+//   latency    [--out artifacts/perf] [--quick]
+//   throughput [--producers 1,8,64] [--rounds 5] [--out artifacts/perf]
+//   report     [--bench artifacts/bench/results] [--perf artifacts/perf] [--images docs/images]
+var command = args.Length > 0 ? args[0] : "help";
+var options = ParseOptions(args.Skip(1).ToArray());
+string Option(string name, string fallback) => options.TryGetValue(name, out var value) ? value : fallback;
+var log = Console.Out;
+
+switch (command)
+{
+    case "gate":
+        return await Gate.RunAsync(
+            Option("gates", "perf/perf-gates.json"),
+            Option("baseline", "perf/perf-baseline.json"),
+            Option("out", "artifacts/perf"),
+            options.ContainsKey("write-baseline"),
+            log);
+
+    case "latency":
+    {
+        var settings = options.ContainsKey("quick")
+            ? new LatencySettings { SecondsPerLoad = 1, LightLoadRecords = 500, NoOpLightLoadRecords = 5_000, DispatchSecondsPerTimeout = 0.5 }
+            : new LatencySettings();
+        var report = await Latency.RunAsync(settings, log);
+        await Save(Option("out", "artifacts/perf"), "latency.json", report);
+        return 0;
+    }
+
+    case "throughput":
+    {
+        var producers = Option("producers", "1,8,64").Split(',').Select(int.Parse).ToArray();
+        int rounds = int.Parse(Option("rounds", "5"));
+        var results = new List<ThroughputResult>();
+        log.WriteLine($"Throughput, closed loop, no-op process function, {rounds} interleaved rounds:");
+        foreach (int p in producers)
+        {
+            int records = p == 1 ? 32_768 : 65_536;
+            results.Add(await Throughput.RunAsync([Contender.TokenBatcher, Contender.Channel, Contender.Dataflow], p, records, rounds, log));
+        }
+
+        await Save(Option("out", "artifacts/perf"), "throughput.json", results);
+        return 0;
+    }
+
+    case "report":
+        return Report.Write(
+            Option("bench", "artifacts/bench/results"),
+            Option("perf", "artifacts/perf"),
+            Option("images", "docs/images"),
+            log);
+
+    default:
+        Console.WriteLine("usage: LowLatencyBatcher.Harness gate|latency|throughput|report [options] (see Program.cs)");
+        return command == "help" ? 0 : 2;
+}
+
+static Dictionary<string, string> ParseOptions(string[] args)
+{
+    var options = new Dictionary<string, string>();
+    for (int i = 0; i < args.Length; i++)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"unexpected argument '{args[i]}'");
+        }
+
+        string name = args[i][2..];
+        bool hasValue = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal);
+        options[name] = hasValue ? args[++i] : "true";
+    }
+
+    return options;
+}
+
+static async Task Save<T>(string dir, string name, T value)
+{
+    Directory.CreateDirectory(dir);
+    string path = Path.Combine(dir, name);
+    await File.WriteAllTextAsync(path, JsonSerializer.Serialize(value, Gate.Json));
+    Console.WriteLine($"Wrote {path}");
+}
