@@ -1,0 +1,94 @@
+using LowLatencyBatcher.Hosting;
+using LowLatencyBatcher.Torch;
+using LowLatencyBatcher.Torch.Models;
+using LowLatencyBatcher.Torch.Runner;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+
+namespace LowLatencyBatcher.Server;
+
+/// <summary>
+/// Builds the embeddings server: Kestrel, a <see cref="TokenBatcher{TRecord, TResult}"/> hosted in-process over the
+/// demo encoder, and the endpoints <c>POST /v1/embeddings</c>, <c>GET /healthz</c> and <c>GET /metrics</c>.
+/// </summary>
+public static class EmbeddingsServer
+{
+    /// <summary>The batcher's name: its options name (section <see cref="BatcherSection"/>) and its metric tag.</summary>
+    public const string BatcherName = "embeddings";
+
+    /// <summary>The configuration section the batcher's <see cref="BatcherOptions"/> are bound from.</summary>
+    public const string BatcherSection = "Batcher";
+
+    /// <summary>
+    /// Creates the application from command-line arguments (for example <c>--urls http://127.0.0.1:5080</c>, or any
+    /// setting as <c>--Batcher:MaxQueueSize=256</c>), <c>appsettings.json</c> and environment variables.
+    /// </summary>
+    /// <param name="args">The command-line arguments.</param>
+    /// <param name="configure">
+    /// Runs after the server's own registrations, before the application is built (tests replace services here; a
+    /// <see cref="ProcessFn{TRecord, TResult}"/> of <see cref="TokenSequence"/> registered here replaces the model).
+    /// </param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        AddServices(builder.Services);
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        MapEndpoints(app);
+        return app;
+    }
+
+    /// <summary>Registers the model, the tokenizer, the batcher, health checks, problem details and metrics.</summary>
+    /// <param name="services">The application's services.</param>
+    public static void AddServices(IServiceCollection services)
+    {
+        services.AddOptions<EmbeddingsServerOptions>()
+            .BindConfiguration(EmbeddingsServerOptions.Section)
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Model), "Embeddings:Model must not be empty.")
+            .Validate(o => o.MaxInputs >= 1, "Embeddings:MaxInputs must be at least 1.")
+            .Validate(o => o.MaxInputTokens >= 1 && o.MaxInputTokens <= new DemoEncoderOptions().MaxSequenceLength,
+                $"Embeddings:MaxInputTokens must be between 1 and the model's sequence length ({new DemoEncoderOptions().MaxSequenceLength}).")
+            .Validate(o => o.MaxRequestBodyBytes >= 1, "Embeddings:MaxRequestBodyBytes must be at least 1.")
+            .Validate(o => o.RetryAfterSeconds >= 1, "Embeddings:RetryAfterSeconds must be at least 1.")
+            .ValidateOnStart();
+
+        services.AddSingleton(new DemoEncoderOptions());
+        services.AddSingleton(provider =>
+        {
+            var encoder = provider.GetRequiredService<DemoEncoderOptions>();
+            return new ModelInfo(provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Model, encoder.ModelDimension, encoder.VocabularySize);
+        });
+        services.AddSingleton(provider => new SimpleTokenizer(provider.GetRequiredService<ModelInfo>().VocabularySize));
+
+        // The model and its runner are built only when the batcher asks for the process function (at start).
+        services.AddSingleton(provider => new DemoEncoder(provider.GetRequiredService<DemoEncoderOptions>()));
+        services.AddSingleton(provider => new TokenBatchRunner(provider.GetRequiredService<DemoEncoder>(), new TokenBatchRunnerOptions
+        {
+            Device = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Device,
+            MaxBatchSize = provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(BatcherName).MaxBatchSize,
+        }));
+        services.TryAddSingleton<ProcessFn<TokenSequence, float[]>>(provider => provider.GetRequiredService<TokenBatchRunner>().ProcessAsync);
+        services.AddTokenBatcher<TokenSequence, float[]>(
+                provider => provider.GetRequiredService<ProcessFn<TokenSequence, float[]>>(), BatcherName)
+            .BindConfiguration(BatcherSection);
+
+        services.AddProblemDetails();
+        services.AddHealthChecks().AddCheck<BatcherHealthCheck>("batcher");
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(BatcherMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+    }
+
+    /// <summary>Maps <c>POST /v1/embeddings</c>, <c>GET /healthz</c> and <c>GET /metrics</c>.</summary>
+    /// <param name="app">The application.</param>
+    public static void MapEndpoints(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseStatusCodePages(); // bodiless errors (404 of an unknown path, 405) get problem details too
+        app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync);
+        app.MapHealthChecks("/healthz");
+        app.MapPrometheusScrapingEndpoint("/metrics");
+    }
+}
