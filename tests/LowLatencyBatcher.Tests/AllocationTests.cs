@@ -50,6 +50,46 @@ public class AllocationTests(ITestOutputHelper output)
         Assert.True(best < 1.0, $"{best:F4} bytes allocated per submit (all: {string.Join(", ", figures)})");
     }
 
+    /// <summary>A value-type record that estimates its own tokens (like a token-id sequence).</summary>
+    private readonly record struct Tokens(int Count) : ITokenEstimator
+    {
+        public int EstimateTokens() => Count;
+    }
+
+    [Fact]
+    public async Task AValueTypeRecordThatEstimatesItselfIsNotBoxed()
+    {
+        await using var batcher = new TokenBatcher<Tokens, Tokens>(
+            (batch, _) => ValueTask.FromResult(batch),
+            new TokenBatcherOptions<Tokens> { MaxQueueSize = 1024, MaxBatchSize = 64 });
+        await batcher.StartAsync();
+        for (int i = 0; i < 1_000; i++)
+        {
+            await batcher.SubmitAsync(new Tokens(3)); // warm-up
+        }
+
+        // One producer awaiting each submit in turn: the same loop twice, of different lengths.
+        long small = await Measure(10_000);
+        long big = await Measure(110_000);
+        double perSubmit = (double)(big - small) / 100_000;
+        output.WriteLine($"{perSubmit:F4} B per submit of a self-estimating struct");
+        Assert.True(perSubmit < 1.0, $"{perSubmit:F4} bytes allocated per submit");
+        Assert.Equal(3.0, batcher.Stats.AvgBatchCost / batcher.Stats.AvgBatchSize, precision: 6); // the estimate was used
+
+        async Task<long> Measure(int count)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            await Task.Run(async () =>
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    await batcher.SubmitAsync(new Tokens(3));
+                }
+            });
+            return GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
+    }
+
     private static async Task<long> MeasurePhase(DynamicBatcher<int, int> batcher, int perProducer)
     {
         long before = GC.GetTotalAllocatedBytes(precise: true);
