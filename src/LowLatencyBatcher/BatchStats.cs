@@ -15,6 +15,27 @@ public readonly record struct BatchStats
     /// <summary>Completed records that were cancelled: by their caller's token, or by a stop whose token was cancelled.</summary>
     public long TotalCancelled { get; init; }
 
+    /// <summary>Completed records whose timeout passed before a worker took them (they got <see cref="TimeoutException"/>).</summary>
+    public long TotalTimedOut { get; init; }
+
+    /// <summary>Batches sent because their cost reached the target (or a lone record exceeded it).</summary>
+    public long FullBatches { get; init; }
+
+    /// <summary>Batches sent because the next record would have pushed them over the target.</summary>
+    public long BudgetBatches { get; init; }
+
+    /// <summary>Batches sent because they held <c>MaxBatchSize</c> records.</summary>
+    public long SizeBatches { get; init; }
+
+    /// <summary>Batches sent early to an idle worker (at least <c>MinBatchSize</c> records).</summary>
+    public long EagerBatches { get; init; }
+
+    /// <summary>Batches sent because <c>BatchTimeout</c> passed since their first record.</summary>
+    public long TimeoutBatches { get; init; }
+
+    /// <summary>Batches flushed by a stop.</summary>
+    public long ShutdownBatches { get; init; }
+
     /// <summary>Records accepted but not yet taken by the packing thread, at the time of the snapshot.</summary>
     public long QueueDepth { get; init; }
 

@@ -1,4 +1,6 @@
 using LowLatencyBatcher.Completion;
+using LowLatencyBatcher.Packing;
+using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher;
 
@@ -52,6 +54,16 @@ internal sealed class BatcherSettings<TRecord>
 
     public IBatchObserver? Observer { get; private init; }
 
+    public QueueFullMode QueueFullMode { get; private init; }
+
+    public bool IsolateFailures { get; private init; }
+
+    /// <summary>How long a record may wait for a worker when its submit gives no timeout; null for no limit.</summary>
+    public TimeSpan? DefaultTimeout { get; private init; }
+
+    /// <summary>The packing rules of this configuration.</summary>
+    public PackingRules Rules { get; private init; } = null!;
+
     /// <summary>The most records that can be in flight at once: waiting, packed, prefetched or being processed.</summary>
     public int MaxRecordsInFlight =>
         (int)Math.Min(int.MaxValue, MaxQueueSize + (long)MaxBatchSize * (PrefetchBatches + Workers + 1));
@@ -84,12 +96,23 @@ internal sealed class BatcherSettings<TRecord>
                 $"MinBatchSize must not exceed MaxBatchSize ({options.MaxBatchSize}).");
         }
 
-        if (options.BatchTimeout <= TimeSpan.Zero || options.BatchTimeout > TimeSpan.FromMilliseconds(int.MaxValue - 1))
+        CheckTimeout(options.BatchTimeout, nameof(options.BatchTimeout));
+
+        AtLeast(options.PerBatchCost, 0, nameof(options.PerBatchCost));
+        if (!Enum.IsDefined(options.CostModel))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.CostModel), options.CostModel, "CostModel must be Sum or Padded.");
+        }
+
+        if (!Enum.IsDefined(options.QueueFullMode))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(options.BatchTimeout),
-                options.BatchTimeout,
-                "BatchTimeout must be positive and finite (at most 24.8 days).");
+                nameof(options.QueueFullMode), options.QueueFullMode, "QueueFullMode must be Wait or Reject.");
+        }
+
+        if (options.DefaultTimeout is { } timeout)
+        {
+            CheckTimeout(timeout, nameof(options.DefaultTimeout));
         }
 
         InRange(options.MaxQueueSize, 1, MaxQueueSizeLimit, nameof(options.MaxQueueSize));
@@ -100,8 +123,20 @@ internal sealed class BatcherSettings<TRecord>
             throw new ArgumentNullException(nameof(options.TimeProvider), "TimeProvider must not be null.");
         }
 
+        long frequency = options.TimeProvider.TimestampFrequency;
         return new BatcherSettings<TRecord>
         {
+            Rules = new PackingRules(
+                target,
+                options.MaxBatchSize,
+                options.MinBatchSize,
+                options.BatchTimeout,
+                frequency,
+                options.CostModel,
+                options.PerBatchCost),
+            QueueFullMode = options.QueueFullMode,
+            IsolateFailures = options.IsolateFailures,
+            DefaultTimeout = options.DefaultTimeout,
             TargetCost = target,
             DefaultCost = defaultCost,
             MaxBatchSize = options.MaxBatchSize,
@@ -117,6 +152,43 @@ internal sealed class BatcherSettings<TRecord>
             PinPackingThread = options.PinPackingThread,
             Observer = options.Observer,
         };
+    }
+
+    /// <summary>
+    /// Checks a configuration for a running batcher: every rule of <see cref="From"/>, and the options that shape
+    /// the engine itself (queue, prefetch, workers, clock, pinning) must stay as they are.
+    /// </summary>
+    public BatcherSettings<TRecord> Reconfigured(DynamicBatcherOptions<TRecord> options)
+    {
+        var next = From(options, UseTokenEstimates);
+        Same(next.MaxQueueSize, MaxQueueSize, nameof(options.MaxQueueSize));
+        Same(next.PrefetchBatches, PrefetchBatches, nameof(options.PrefetchBatches));
+        Same(next.Workers, Workers, nameof(options.Workers));
+        Same(next.PinPackingThread, PinPackingThread, nameof(options.PinPackingThread));
+        if (!ReferenceEquals(next.TimeProvider, TimeProvider))
+        {
+            throw new ArgumentException("TimeProvider can only be set when the batcher is created.", nameof(options.TimeProvider));
+        }
+
+        return next;
+    }
+
+    /// <summary>Checks a timeout given to a submit or an option: positive and finite.</summary>
+    public static void CheckTimeout(TimeSpan timeout, string name)
+    {
+        if (timeout <= TimeSpan.Zero || timeout > TimeSpan.FromMilliseconds(int.MaxValue - 1))
+        {
+            throw new ArgumentOutOfRangeException(name, timeout, $"{name} must be positive and finite (at most 24.8 days).");
+        }
+    }
+
+    private static void Same<T>(T value, T current, string name)
+    {
+        if (!EqualityComparer<T>.Default.Equals(value, current))
+        {
+            throw new ArgumentException(
+                $"{name} can only be set when the batcher is created (it is {current}; {value} was asked).", name);
+        }
     }
 
     private static void AtLeast(int value, int minimum, string name)

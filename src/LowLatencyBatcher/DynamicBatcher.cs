@@ -11,15 +11,16 @@ namespace LowLatencyBatcher;
 /// <remarks>
 /// <para>Every accepted record completes exactly once: with its result, with the batch's exception, or as cancelled.
 /// A submit that cannot be accepted throws instead. The packing rules are described in <c>docs/design.md</c>.</para>
-/// <para>A steady-state <see cref="SubmitAsync"/> whose task is awaited once allocates nothing: its completion comes
+/// <para>A steady-state <see cref="SubmitAsync(TRecord, int?, CancellationToken)"/> whose task is awaited once allocates nothing: its completion comes
 /// from a pool and returns to it when the await reads the result. Await each task exactly once.</para>
 /// </remarks>
 /// <typeparam name="TRecord">The record type.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
 public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
 {
-    private readonly ProcessFn<TRecord, TResult> _processFn;
-    private readonly BatcherSettings<TRecord> _settings;
+    private readonly ProcessFn<TRecord, TResult>? _processFn;
+    private readonly ProcessEachFn<TRecord, TResult>? _processEach;
+    private readonly LiveSettings<TRecord> _settings;
     private readonly BatcherCounters _counters;
     private readonly CompletionPool<TResult> _completions;
     private readonly Lock _lifecycle = new();
@@ -36,14 +37,37 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     {
     }
 
+    /// <summary>
+    /// Creates a batcher whose process function gives each record its own outcome; call <see cref="StartAsync"/>
+    /// before submitting.
+    /// </summary>
+    /// <param name="processEach">Processes one batch record by record; see <see cref="ProcessEachFn{TRecord, TResult}"/>.</param>
+    /// <param name="options">The knobs; null takes every default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="processEach"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option breaks its rule; the exception names it.</exception>
+    public DynamicBatcher(ProcessEachFn<TRecord, TResult> processEach, DynamicBatcherOptions<TRecord>? options = null)
+        : this(null, processEach ?? throw new ArgumentNullException(nameof(processEach)), options ?? new DynamicBatcherOptions<TRecord>(), tokenBatcher: false)
+    {
+    }
+
     private protected DynamicBatcher(
         ProcessFn<TRecord, TResult> processFn, DynamicBatcherOptions<TRecord> options, bool tokenBatcher)
+        : this(processFn ?? throw new ArgumentNullException(nameof(processFn)), null, options, tokenBatcher)
     {
-        ArgumentNullException.ThrowIfNull(processFn);
+    }
+
+    private protected DynamicBatcher(
+        ProcessFn<TRecord, TResult>? processFn,
+        ProcessEachFn<TRecord, TResult>? processEach,
+        DynamicBatcherOptions<TRecord> options,
+        bool tokenBatcher)
+    {
         _processFn = processFn;
-        _settings = BatcherSettings<TRecord>.From(options, tokenBatcher);
-        _counters = new BatcherCounters(_settings.TimeProvider);
-        _completions = new CompletionPool<TResult>(_settings.MaxRecordsInFlight, _counters);
+        _processEach = processEach;
+        var settings = BatcherSettings<TRecord>.From(options, tokenBatcher);
+        _settings = new LiveSettings<TRecord>(settings);
+        _counters = new BatcherCounters(settings.TimeProvider);
+        _completions = new CompletionPool<TResult>(settings.MaxRecordsInFlight, _counters);
     }
 
     /// <summary>True between <see cref="StartAsync"/> and the beginning of <see cref="StopAsync"/>.</summary>
@@ -68,6 +92,24 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// <summary>Sealed batches waiting for a worker right now (for tests and diagnostics).</summary>
     internal int PrefetchedBatchCount => _pipeline?.Prefetch.Count ?? 0;
 
+    /// <summary>
+    /// Changes the configuration of a created or running batcher; the change applies from the next batch. Target
+    /// cost, default cost, estimators, batch sizes, timeouts, the cost model, the full-queue mode and the observer may
+    /// change; the engine's shape (<c>MaxQueueSize</c>, <c>PrefetchBatches</c>, <c>Workers</c>, <c>TimeProvider</c>,
+    /// <c>PinPackingThread</c>) is fixed at creation.
+    /// </summary>
+    /// <param name="options">The whole new configuration; it is checked like the constructor's, with the same messages.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option breaks its rule; the exception names it.</exception>
+    /// <exception cref="ArgumentException">An option of the engine's shape differs from the one in force.</exception>
+    public void Reconfigure(DynamicBatcherOptions<TRecord> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        lock (_lifecycle)
+        {
+            _settings.Current = _settings.Current.Reconfigured(options);
+        }
+    }
+
     /// <summary>Starts the packing thread and the workers. A stopped batcher may be started again.</summary>
     /// <exception cref="InvalidOperationException">It is already running, or a stop is still in progress.</exception>
     /// <exception cref="ObjectDisposedException">It was disposed.</exception>
@@ -84,7 +126,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
                     : "The batcher is already running.");
             }
 
-            var pipeline = new Pipeline<TRecord, TResult>(_settings, _processFn, _counters);
+            var pipeline = new Pipeline<TRecord, TResult>(_settings, _processFn, _processEach, _counters);
             _counters.OnRunStarted();
             pipeline.Start();
             _pipeline = pipeline;
@@ -164,19 +206,35 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// <exception cref="InvalidOperationException">The batcher is not running, or is stopping.</exception>
     public ValueTask<TResult> SubmitAsync(
         TRecord record, int? estimatedCost = null, CancellationToken cancellationToken = default) =>
-        Submit(record, estimatedTokens: null, estimatedCost, cancellationToken);
+        Submit(record, new SubmitOptions { EstimatedCost = estimatedCost }, cancellationToken);
+
+    /// <summary>
+    /// Submits one record with per-record settings (estimates, timeout) and returns its result once its batch was
+    /// processed. Behaves as <see cref="SubmitAsync(TRecord, int?, CancellationToken)"/> otherwise.
+    /// </summary>
+    /// <param name="record">The record.</param>
+    /// <param name="options">Its estimates and timeout.</param>
+    /// <param name="cancellationToken">Cancels the submit.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="record"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An estimate is negative, or the timeout is not positive.</exception>
+    /// <exception cref="InvalidOperationException">The batcher is not running, or is stopping.</exception>
+    /// <exception cref="QueueFullException">The queue is full and the full-queue mode is <see cref="QueueFullMode.Reject"/>.</exception>
+    public ValueTask<TResult> SubmitAsync(
+        TRecord record, SubmitOptions options, CancellationToken cancellationToken = default) =>
+        Submit(record, options, cancellationToken);
 
     /// <summary>
     /// Submits one record if there is room right now; never waits. Returns false when <c>MaxQueueSize</c> records are
-    /// queued. Throws like <see cref="SubmitAsync"/> when the record is invalid or the batcher is not running.
+    /// queued. Throws like <see cref="SubmitAsync(TRecord, int?, CancellationToken)"/> when the record is invalid or the batcher is not running.
     /// </summary>
     /// <param name="record">The record.</param>
     /// <param name="result">Its result, when accepted; await it exactly once.</param>
     /// <param name="estimatedCost">Its cost; when null it is estimated.</param>
     public bool TrySubmit(TRecord record, out ValueTask<TResult> result, int? estimatedCost = null)
     {
-        var pipeline = Prepare(record, null, estimatedCost, out int cost);
-        var item = NewItem(record, cost);
+        var settings = _settings.Current;
+        var pipeline = Prepare(settings, record, new SubmitOptions { EstimatedCost = estimatedCost }, out int cost);
+        var item = NewItem(settings, record, cost);
         if (Offer(pipeline, item, default, out result))
         {
             return true;
@@ -202,10 +260,12 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         {
             foreach (var record in records)
             {
-                var pipeline = Prepare(record, null, null, out int cost);
-                var item = NewItem(record, cost);
+                var settings = _settings.Current;
+                var pipeline = Prepare(settings, record, default, out int cost);
+                var item = NewItem(settings, record, cost);
                 if (!Offer(pipeline, item, cancellationToken, out var result))
                 {
+                    ThrowIfRejecting(settings, item);
                     await WaitForRoomAsync(pipeline, item, cancellationToken).ConfigureAwait(false);
                     result = Accepted(pipeline, item, cancellationToken);
                 }
@@ -236,22 +296,28 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     }
 
     /// <summary>The submit path shared with <see cref="TokenBatcher{TRecord, TResult}"/>.</summary>
-    private protected ValueTask<TResult> Submit(
-        TRecord record, int? estimatedTokens, int? estimatedCost, CancellationToken cancellationToken)
+    private protected ValueTask<TResult> Submit(TRecord record, in SubmitOptions options, CancellationToken cancellationToken)
     {
-        var pipeline = Prepare(record, estimatedTokens, estimatedCost, out int cost);
+        var settings = _settings.Current;
+        var pipeline = Prepare(settings, record, options, out int cost);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<TResult>(cancellationToken);
         }
 
-        var item = NewItem(record, cost);
-        return Offer(pipeline, item, cancellationToken, out var result)
-            ? result
-            : SubmitWhenRoomAsync(pipeline, item, cancellationToken);
+        var item = NewItem(settings, record, cost);
+        if (Offer(pipeline, item, cancellationToken, out var result))
+        {
+            ArmTimeout(settings, item, options.Timeout);
+            return result;
+        }
+
+        ThrowIfRejecting(settings, item);
+        return SubmitWhenRoomAsync(settings, pipeline, item, options.Timeout, cancellationToken);
     }
 
-    private Pipeline<TRecord, TResult> Prepare(TRecord record, int? estimatedTokens, int? estimatedCost, out int cost)
+    private Pipeline<TRecord, TResult> Prepare(
+        BatcherSettings<TRecord> settings, TRecord record, in SubmitOptions options, out int cost)
     {
         if (record is null)
         {
@@ -264,16 +330,39 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             throw NotAccepting(pipeline);
         }
 
-        cost = CostEstimation.Resolve(_settings, record, estimatedTokens, estimatedCost);
+        if (options.Timeout is { } timeout)
+        {
+            BatcherSettings<TRecord>.CheckTimeout(timeout, nameof(options.Timeout));
+        }
+
+        cost = CostEstimation.Resolve(settings, record, options.EstimatedTokens, options.EstimatedCost);
         return pipeline;
     }
 
+    /// <summary>Starts the record's deadline: its own timeout, else the batcher's default, if any.</summary>
+    private static void ArmTimeout(BatcherSettings<TRecord> settings, in IntakeItem<TRecord, TResult> item, TimeSpan? timeout)
+    {
+        if ((timeout ?? settings.DefaultTimeout) is { } limit)
+        {
+            item.Completion.ArmDeadline(limit, settings.TimeProvider);
+        }
+    }
+
+    private static void ThrowIfRejecting(BatcherSettings<TRecord> settings, in IntakeItem<TRecord, TResult> item)
+    {
+        if (settings.QueueFullMode == QueueFullMode.Reject)
+        {
+            item.Completion.Discard();
+            throw new QueueFullException(settings.MaxQueueSize);
+        }
+    }
+
     /// <summary>Rents the record's completion and stamps its arrival.</summary>
-    private IntakeItem<TRecord, TResult> NewItem(TRecord record, int cost)
+    private IntakeItem<TRecord, TResult> NewItem(BatcherSettings<TRecord> settings, TRecord record, int cost)
     {
         var completion = _completions.Rent();
         return new IntakeItem<TRecord, TResult>(
-            record, completion, completion.Generation, cost, _settings.TimeProvider.GetTimestamp());
+            record, completion, completion.Generation, cost, settings.TimeProvider.GetTimestamp());
     }
 
     /// <summary>Tries the intake once: true and the result task when accepted; false when full; throws when closed.</summary>
@@ -306,10 +395,16 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     }
 
     private async ValueTask<TResult> SubmitWhenRoomAsync(
-        Pipeline<TRecord, TResult> pipeline, IntakeItem<TRecord, TResult> item, CancellationToken cancellationToken)
+        BatcherSettings<TRecord> settings,
+        Pipeline<TRecord, TResult> pipeline,
+        IntakeItem<TRecord, TResult> item,
+        TimeSpan? timeout,
+        CancellationToken cancellationToken)
     {
         await WaitForRoomAsync(pipeline, item, cancellationToken).ConfigureAwait(false);
-        return await Accepted(pipeline, item, cancellationToken).ConfigureAwait(false);
+        var result = Accepted(pipeline, item, cancellationToken);
+        ArmTimeout(settings, item, timeout);
+        return await result.ConfigureAwait(false);
     }
 
     /// <summary>Waits until the intake takes the item; on failure the item's completion goes back to the pool.</summary>

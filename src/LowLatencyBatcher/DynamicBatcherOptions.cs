@@ -50,6 +50,29 @@ public class DynamicBatcherOptions<TRecord>
     /// </summary>
     public CostEstimatorFn<TRecord>? CostEstimator { get; init; }
 
+    /// <summary>How a batch's cost follows from its records' costs. Default <see cref="LowLatencyBatcher.CostModel.Sum"/>.</summary>
+    public CostModel CostModel { get; init; } = CostModel.Sum;
+
+    /// <summary>A fixed cost added to every batch (for example, per-call overhead in tokens). Zero or more. Default 0.</summary>
+    public int PerBatchCost { get; init; }
+
+    /// <summary>What a submit does when the queue is full. Default <see cref="LowLatencyBatcher.QueueFullMode.Wait"/>.</summary>
+    public QueueFullMode QueueFullMode { get; init; } = QueueFullMode.Wait;
+
+    /// <summary>
+    /// How long a record may wait to be handed to a worker when its submit gives no timeout of its own; past that it
+    /// completes with <see cref="TimeoutException"/> and never reaches the process function. Positive, or null for
+    /// no limit. Default null.
+    /// </summary>
+    public TimeSpan? DefaultTimeout { get; init; }
+
+    /// <summary>
+    /// Poison-record isolation: when the process function throws for a whole batch, retry the batch in halves (and
+    /// each failing half in halves again), so that only the records that fail in a call of their own get the
+    /// exception. One bad record among n costs about 2·log2(n) extra calls. Default false.
+    /// </summary>
+    public bool IsolateFailures { get; init; }
+
     /// <summary>Receives a report after every processed batch (metrics, tracing). Default none.</summary>
     public IBatchObserver? Observer { get; init; }
 

@@ -22,30 +22,32 @@ internal sealed class Pipeline<TRecord, TResult>
     private readonly CancellationTokenSource _processCancellation = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Worker<TRecord, TResult>[] _workers;
+    private readonly LiveSettings<TRecord> _live;
     private Exception _abortError = new OperationCanceledException();
     private int _aborting;
     private int _packingThreadExited;
     private int _participants;
 
     /// <summary>Builds a run; <see cref="Start"/> starts its threads.</summary>
-    public Pipeline(BatcherSettings<TRecord> settings, ProcessFn<TRecord, TResult> processFn, BatcherCounters counters)
+    public Pipeline(
+        LiveSettings<TRecord> live,
+        ProcessFn<TRecord, TResult>? processFn,
+        ProcessEachFn<TRecord, TResult>? processEach,
+        BatcherCounters counters)
     {
+        ProcessEach = processEach;
+        _live = live;
+        var settings = live.Current;
         Settings = settings;
         ProcessFn = processFn;
         Counters = counters;
         Intake = new IntakeRing<IntakeItem<TRecord, TResult>>(settings.MaxQueueSize);
         Prefetch = new BatchRing<Batch<TRecord, TResult>>(settings.PrefetchBatches);
-        Rules = new PackingRules(
-            settings.TargetCost,
-            settings.MaxBatchSize,
-            settings.MinBatchSize,
-            settings.BatchTimeout,
-            settings.TimeProvider.TimestampFrequency);
 
         // Batches alive at once: the open one, the prefetched ones and one per worker (plus slack for a worker
         // that has just taken one while the packing thread opens the next).
         _batches = new DefaultObjectPool<Batch<TRecord, TResult>>(
-            new BatchPolicy(settings.MaxBatchSize), settings.PrefetchBatches + settings.Workers + 2);
+            new BatchPolicy(live), settings.PrefetchBatches + settings.Workers + 2);
         _workers = new Worker<TRecord, TResult>[settings.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -56,17 +58,29 @@ internal sealed class Pipeline<TRecord, TResult>
         _participants = _workers.Length + 1;
     }
 
+    /// <summary>The configuration the run started with: its engine shape (queue, prefetch, workers, clock) never changes.</summary>
     public BatcherSettings<TRecord> Settings { get; }
 
-    public ProcessFn<TRecord, TResult> ProcessFn { get; }
+    /// <summary>The packing rules in force now (a reconfiguration may have changed them since the start).</summary>
+    public PackingRules CurrentRules => _live.Current.Rules;
+
+    /// <summary>The observer in force now.</summary>
+    public IBatchObserver? Observer => _live.Current.Observer;
+
+    /// <summary>The list-returning process function, or null when <see cref="ProcessEach"/> is used.</summary>
+    public ProcessFn<TRecord, TResult>? ProcessFn { get; }
+
+    /// <summary>The per-record process function, or null when <see cref="ProcessFn"/> is used.</summary>
+    public ProcessEachFn<TRecord, TResult>? ProcessEach { get; }
+
+    /// <summary>Whether a failing batch is retried in halves (the setting in force now).</summary>
+    public bool IsolateFailures => _live.Current.IsolateFailures;
 
     public BatcherCounters Counters { get; }
 
     public IntakeRing<IntakeItem<TRecord, TResult>> Intake { get; }
 
     public BatchRing<Batch<TRecord, TResult>> Prefetch { get; }
-
-    public PackingRules Rules { get; }
 
     public PackingLoop<TRecord, TResult> Packer { get; }
 
@@ -235,9 +249,9 @@ internal sealed class Pipeline<TRecord, TResult>
         }
     }
 
-    private sealed class BatchPolicy(int capacity) : IPooledObjectPolicy<Batch<TRecord, TResult>>
+    private sealed class BatchPolicy(LiveSettings<TRecord> live) : IPooledObjectPolicy<Batch<TRecord, TResult>>
     {
-        public Batch<TRecord, TResult> Create() => new(capacity);
+        public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize);
 
         public bool Return(Batch<TRecord, TResult> obj) => true;
     }

@@ -21,6 +21,20 @@ public class TokenBatcher<TRecord, TResult> : DynamicBatcher<TRecord, TResult>
     {
     }
 
+    /// <summary>Creates a token batcher whose inference function gives each record its own outcome.</summary>
+    /// <param name="inferenceEach">Runs inference on one batch record by record; see <see cref="ProcessEachFn{TRecord, TResult}"/>.</param>
+    /// <param name="options">The knobs; null takes every default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="inferenceEach"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option breaks its rule; the exception names it.</exception>
+    public TokenBatcher(ProcessEachFn<TRecord, TResult> inferenceEach, TokenBatcherOptions<TRecord>? options = null)
+        : base(
+            null,
+            inferenceEach ?? throw new ArgumentNullException(nameof(inferenceEach)),
+            options ?? new TokenBatcherOptions<TRecord>(),
+            tokenBatcher: true)
+    {
+    }
+
     /// <summary>
     /// Submits one record and returns its result once its batch was processed. The cost is, in order:
     /// <paramref name="estimatedTokens"/>, <paramref name="estimatedCost"/>, the estimator function,
@@ -29,7 +43,7 @@ public class TokenBatcher<TRecord, TResult> : DynamicBatcher<TRecord, TResult>
     /// <param name="record">The record.</param>
     /// <param name="estimatedTokens">Its token count, when known.</param>
     /// <param name="estimatedCost">Its cost, when known (used when <paramref name="estimatedTokens"/> is null).</param>
-    /// <param name="cancellationToken">Cancels the submit (see <see cref="DynamicBatcher{TRecord, TResult}.SubmitAsync"/>).</param>
+    /// <param name="cancellationToken">Cancels the submit (see <see cref="DynamicBatcher{TRecord, TResult}.SubmitAsync(TRecord, int?, CancellationToken)"/>).</param>
     /// <exception cref="ArgumentNullException"><paramref name="record"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An explicit estimate is negative.</exception>
     /// <exception cref="InvalidOperationException">The batcher is not running, or is stopping.</exception>
@@ -38,5 +52,5 @@ public class TokenBatcher<TRecord, TResult> : DynamicBatcher<TRecord, TResult>
         int? estimatedTokens = null,
         int? estimatedCost = null,
         CancellationToken cancellationToken = default) =>
-        Submit(record, estimatedTokens, estimatedCost, cancellationToken);
+        Submit(record, new SubmitOptions { EstimatedTokens = estimatedTokens, EstimatedCost = estimatedCost }, cancellationToken);
 }

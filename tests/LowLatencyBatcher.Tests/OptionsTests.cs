@@ -36,8 +36,10 @@ public class OptionsTests
     [Fact]
     public void ANullProcessFunctionOrTimeProviderIsRefused()
     {
-        Assert.Equal("processFn", Assert.Throws<ArgumentNullException>(() => new DynamicBatcher<int, int>(null!)).ParamName);
-        Assert.Equal("inferenceFn", Assert.Throws<ArgumentNullException>(() => new TokenBatcher<int, int>(null!)).ParamName);
+        Assert.Equal("processFn", Assert.Throws<ArgumentNullException>(() => new DynamicBatcher<int, int>((ProcessFn<int, int>)null!)).ParamName);
+        Assert.Equal("inferenceFn", Assert.Throws<ArgumentNullException>(() => new TokenBatcher<int, int>((ProcessFn<int, int>)null!)).ParamName);
+        Assert.Equal("processEach", Assert.Throws<ArgumentNullException>(() => new DynamicBatcher<int, int>((ProcessEachFn<int, int>)null!)).ParamName);
+        Assert.Equal("inferenceEach", Assert.Throws<ArgumentNullException>(() => new TokenBatcher<int, int>((ProcessEachFn<int, int>)null!)).ParamName);
         var error = Assert.Throws<ArgumentNullException>(
             () => new DynamicBatcher<int, int>(Echo, new DynamicBatcherOptions<int> { TimeProvider = null! }));
         Assert.Equal("TimeProvider", error.ParamName);

@@ -11,6 +11,8 @@ internal sealed class BatcherCounters
     private long _completed;
     private long _failed;
     private long _cancelled;
+    private long _timedOut;
+    private readonly long[] _batchesByReason = new long[Enum.GetValues<DispatchReason>().Length];
     private long _batches;
     private long _batchRecords;
     private long _batchCost;
@@ -44,14 +46,22 @@ internal sealed class BatcherCounters
         AddCompleted(records);
     }
 
+    /// <summary>Counts records whose deadline passed before a worker took them, and completes them.</summary>
+    public void AddTimedOut(long records)
+    {
+        Interlocked.Add(ref _timedOut, records);
+        AddCompleted(records);
+    }
+
     /// <summary>Microseconds since this batcher was created, at <paramref name="timestamp"/> of its clock.</summary>
     public long MicrosecondsAt(long timestamp) =>
         _time.GetElapsedTime(_origin, timestamp).Ticks / TimeSpan.TicksPerMicrosecond;
 
     /// <summary>Counts one batch handed to the process function.</summary>
-    public void AddBatch(int records, long cost)
+    public void AddBatch(int records, long cost, DispatchReason reason)
     {
         Interlocked.Increment(ref _batches);
+        Interlocked.Increment(ref _batchesByReason[(int)reason]);
         Interlocked.Add(ref _batchRecords, records);
         Interlocked.Add(ref _batchCost, cost);
     }
@@ -89,6 +99,13 @@ internal sealed class BatcherCounters
             TotalFailed = Volatile.Read(ref _failed),
             TotalCancelled = Volatile.Read(ref _cancelled),
             QueueDepth = queueDepth,
+            TotalTimedOut = Volatile.Read(ref _timedOut),
+            FullBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Full]),
+            BudgetBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Budget]),
+            SizeBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Size]),
+            EagerBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Eager]),
+            TimeoutBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Timeout]),
+            ShutdownBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Shutdown]),
             TotalBatches = batches,
             TotalBatchCost = batchCost,
             AvgBatchSize = batches == 0 ? 0 : (double)batchRecords / batches,

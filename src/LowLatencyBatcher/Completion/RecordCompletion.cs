@@ -36,6 +36,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     private readonly CompletionPool<TResult> _pool;
     private ManualResetValueTaskSourceCore<TResult> _core;
     private CancellationTokenRegistration _registration;
+    private ITimer? _deadline;
     private int _state;
 
     /// <summary>Creates a completion that recycles itself into <paramref name="pool"/>.</summary>
@@ -62,6 +63,15 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
             _registration = cancellationToken.UnsafeRegister(s_onCallerCancelled, this);
         }
     }
+
+    /// <summary>
+    /// Gives this use a deadline (the submitter, after the record was accepted): if the record is still queued when
+    /// <paramref name="timeout"/> has passed on <paramref name="time"/>, it completes with <see cref="TimeoutException"/>
+    /// and never reaches the process function. Allocates a timer: only submits with a timeout pay for it.
+    /// </summary>
+    public void ArmDeadline(TimeSpan timeout, TimeProvider time) =>
+        _deadline = time.CreateTimer(
+            static state => ((DeadlineState)state!).Expire(), new DeadlineState(this, Generation, timeout), timeout, Timeout.InfiniteTimeSpan);
 
     /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
     public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued);
@@ -140,6 +150,22 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// <summary>Returns an unused completion (armed or not, never handed out) to the pool.</summary>
     public void Discard() => Recycle();
 
+    /// <summary>What a deadline timer needs: the generation it was armed for, so it can only ever expire that use.</summary>
+    private sealed class DeadlineState(RecordCompletion<TResult> completion, int generation, TimeSpan timeout)
+    {
+        public void Expire()
+        {
+            // Only a record still queued expires: once a worker has it, the deadline no longer applies.
+            int queued = Pack(generation, Queued);
+            if (Interlocked.CompareExchange(ref completion._state, Pack(generation, Done), queued) == queued)
+            {
+                completion._core.SetException(new TimeoutException(
+                    $"The record was not handed to a worker within its timeout of {timeout.TotalMilliseconds:0.###} ms."));
+                completion._pool.Counters.AddTimedOut(1);
+            }
+        }
+    }
+
     private static int Pack(int generation, int phase) => (generation << PhaseBits) | phase;
 
     private bool TryFinish(int generation)
@@ -168,6 +194,8 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         // touch the object after it is reused.
         _registration.Dispose();
         _registration = default;
+        _deadline?.Dispose(); // a callback already running names its own generation, so it cannot touch the next use
+        _deadline = null;
         _core.Reset(); // also clears the result and the exception, so the pool holds no references to them
         int nextGeneration = (Generation + 1) & (int.MaxValue >> PhaseBits);
         Volatile.Write(ref _state, Pack(nextGeneration, Queued));

@@ -21,6 +21,11 @@ internal sealed class Worker<TRecord, TResult>
     private Batch<TRecord, TResult>? _current;
     private int _parked;
 
+    // The outcome of the batch in hand, summed over its calls (several when failure isolation retries it).
+    private int _completed;
+    private int _failed;
+    private Exception? _firstError;
+
     /// <summary>Creates a worker of <paramref name="pipeline"/>.</summary>
     public Worker(Pipeline<TRecord, TResult> pipeline) => _pipeline = pipeline;
 
@@ -94,22 +99,34 @@ internal sealed class Worker<TRecord, TResult>
                     continue;
                 }
 
-                IReadOnlyList<TResult>? results = null;
-                Exception? error = null;
                 long started = time.GetTimestamp();
                 counters.Busy.Enter(counters.MicrosecondsAt(started));
+                IReadOnlyList<TResult>? results = null;
+                Exception? error = null;
                 try
                 {
-                    results = await _pipeline.ProcessFn(batch, _pipeline.ProcessCancellation);
+                    if (_pipeline.ProcessEach is { } processEach)
+                    {
+                        await processEach(batch, _pipeline.ProcessCancellation);
+                    }
+                    else
+                    {
+                        results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
+                    }
                 }
                 catch (Exception e)
                 {
                     error = e;
                 }
 
+                if (!Settle(batch, results, error, isolating: _pipeline.IsolateFailures))
+                {
+                    await IsolateAsync(batch, batch.GatherUnsettled()); // the failure path: may allocate
+                }
+
                 long ended = time.GetTimestamp();
                 counters.Busy.Exit(counters.MicrosecondsAt(ended));
-                EndBatch(batch, results, error, started, ended);
+                EndBatch(batch, started, ended);
             }
         }
         finally
@@ -120,7 +137,7 @@ internal sealed class Worker<TRecord, TResult>
 
     private void Report(Batch<TRecord, TResult> batch, Exception? error, long started, long ended)
     {
-        if (_pipeline.Settings.Observer is not { } observer)
+        if (_pipeline.Observer is not { } observer)
         {
             return;
         }
@@ -169,19 +186,31 @@ internal sealed class Worker<TRecord, TResult>
             return false;
         }
 
-        _pipeline.Counters.AddBatch(batch.Count, batch.LiveCost);
+        _pipeline.Counters.AddBatch(batch.Count, batch.LiveCost, batch.Reason);
         return true;
     }
 
-    private void EndBatch(
-        Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, long started, long ended)
+    /// <summary>
+    /// Gives the window's records the outcome of one call. False (nothing settled) when the call threw, failure
+    /// isolation is on, and more than one record is left without an outcome: they are to be retried in halves.
+    /// </summary>
+    private bool Settle(Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating)
     {
-        int completed;
-        if (error is not null)
+        if (_pipeline.ProcessEach is not null)
         {
-            completed = batch.FailLive(error);
+            int byCaller = batch.TakeCompletedByCaller();
+            _completed += byCaller;
+            _failed += batch.TakeFailedByCaller();
+            if (error is not null && isolating && batch.GatherUnsettled() > 1)
+            {
+                return false;
+            }
+
+            error ??= batch.CountUnsettled() == 0 ? null : new InvalidOperationException(
+                $"The process function completed without an outcome for {batch.CountUnsettled()} of the batch's " +
+                $"{batch.Count} records; it must give each record a result or an exception.");
         }
-        else
+        else if (error is null)
         {
             int? resultCount;
             try
@@ -200,16 +229,83 @@ internal sealed class Worker<TRecord, TResult>
                     $"The process function returned {(resultCount is int n ? n.ToString() : "null")} results for a batch " +
                     $"of {batch.Count} records; it must return exactly one result per record.");
             }
-
-            completed = error is null ? batch.CompleteWith(results!) : batch.FailLive(error);
+            else if (error is null)
+            {
+                _completed += batch.CompleteWith(results!);
+                return true;
+            }
+        }
+        else if (isolating && batch.Count > 1)
+        {
+            return false;
         }
 
-        _pipeline.Counters.AddCompleted(completed);
         if (error is not null)
         {
-            _pipeline.Counters.AddFailed(completed);
+            int failed = batch.FailUnsettled(error);
+            _completed += failed;
+            _failed += failed;
+            _firstError ??= error;
         }
 
+        return true;
+    }
+
+    /// <summary>
+    /// Failure isolation: retries the <paramref name="count"/> records at the front of the window in two halves, each
+    /// half again in halves while it fails, so only a record that fails in a call of its own gets the exception. One
+    /// bad record among n costs about 2·log2(n) extra calls.
+    /// </summary>
+    private async ValueTask IsolateAsync(Batch<TRecord, TResult> batch, int count)
+    {
+        int start = batch.WindowStart;
+        if (count == 1)
+        {
+            await RunPartAsync(batch, start, 1);
+            return;
+        }
+
+        int half = count / 2;
+        await RunPartAsync(batch, start, half);
+        await RunPartAsync(batch, start + half, count - half);
+    }
+
+    private async ValueTask RunPartAsync(Batch<TRecord, TResult> batch, int start, int count)
+    {
+        batch.SetWindow(start, count);
+        IReadOnlyList<TResult>? results = null;
+        Exception? error = null;
+        try
+        {
+            if (_pipeline.ProcessEach is { } processEach)
+            {
+                await processEach(batch, _pipeline.ProcessCancellation);
+            }
+            else
+            {
+                results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
+            }
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+
+        if (!Settle(batch, results, error, isolating: count > 1))
+        {
+            await IsolateAsync(batch, batch.GatherUnsettled());
+        }
+    }
+
+    private void EndBatch(Batch<TRecord, TResult> batch, long started, long ended)
+    {
+        var counters = _pipeline.Counters;
+        counters.AddCompleted(_completed);
+        counters.AddFailed(_failed);
+        var error = _firstError;
+        _completed = 0;
+        _failed = 0;
+        _firstError = null;
         Report(batch, error, started, ended);
         if (TakeCurrentBatch() == batch)
         {

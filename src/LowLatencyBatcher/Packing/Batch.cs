@@ -14,12 +14,17 @@ namespace LowLatencyBatcher.Packing;
 /// </remarks>
 /// <typeparam name="TRecord">The record type.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
-internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
+internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
 {
-    private readonly IntakeItem<TRecord, TResult>[] _entries;
-    private readonly TRecord[] _live;
-    private readonly int[] _liveEntry;
-    private readonly long[] _liveArrival;
+    private IntakeItem<TRecord, TResult>[] _entries;
+    private TRecord[] _live;
+    private int[] _liveEntry;
+    private long[] _liveArrival;
+    private int[] _settled; // per live record: 1 once it has an outcome from the current call
+    private int _windowStart;
+    private int _windowCount;
+    private int _completedByCaller;
+    private int _failedByCaller;
     private readonly Enumerator _enumerator;
     private int _entryCount;
     private int _liveCount;
@@ -31,6 +36,7 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
         _live = new TRecord[capacity];
         _liveEntry = new int[capacity];
         _liveArrival = new long[capacity];
+        _settled = new int[capacity];
         _enumerator = new Enumerator(this);
     }
 
@@ -40,43 +46,75 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
     /// <summary>Their summed cost.</summary>
     public long EntryCost { get; private set; }
 
+    /// <summary>The cost of the costliest entry.</summary>
+    public int MaxEntryCost { get; private set; }
+
+    /// <summary>The rules this batch is packed by (those in force when it was opened).</summary>
+    public PackingRules Rules { get; private set; } = null!;
+
+    /// <summary>The batch's cost under its rules' cost model.</summary>
+    public long ModelCost => Rules.CostOf(_entryCount, EntryCost, MaxEntryCost);
+
     /// <summary>Timestamp at which the batch's first record was submitted.</summary>
     public long FirstArrival { get; private set; }
 
     /// <summary>Why the batch was sent.</summary>
     public DispatchReason Reason { get; set; }
 
-    /// <summary>The summed cost of the live records (after <see cref="ClaimLiveRecords"/>).</summary>
+    /// <summary>The cost of the live records under the batch's cost model (after <see cref="ClaimLiveRecords"/>).</summary>
     public long LiveCost { get; private set; }
 
-    /// <summary>The submit timestamps of the live records, in view order.</summary>
+    /// <summary>The submit timestamps of the live records.</summary>
     public ReadOnlySpan<long> LiveArrivals => _liveArrival.AsSpan(0, _liveCount);
 
-    /// <summary>The number of live records the process function sees.</summary>
-    public int Count => _liveCount;
+    /// <summary>The number of records the process function sees (the window of the live records).</summary>
+    public int Count => _windowCount;
 
-    /// <summary>The live record at <paramref name="index"/>.</summary>
+    /// <summary>The record at <paramref name="index"/> of the window.</summary>
     public TRecord this[int index] =>
-        (uint)index < (uint)_liveCount ? _live[index] : throw new ArgumentOutOfRangeException(nameof(index));
+        (uint)index < (uint)_windowCount ? _live[_windowStart + index] : throw new ArgumentOutOfRangeException(nameof(index));
 
-    /// <summary>Starts filling the batch; its timeout counts from <paramref name="firstArrival"/> (the packing thread).</summary>
-    public void Open(long firstArrival) => FirstArrival = firstArrival;
+    /// <summary>
+    /// Starts filling the batch by <paramref name="rules"/>; its timeout counts from <paramref name="firstArrival"/>
+    /// (the packing thread). The buffers grow only when a reconfiguration raised <c>MaxBatchSize</c>.
+    /// </summary>
+    public void Open(PackingRules rules, long firstArrival)
+    {
+        Rules = rules;
+        FirstArrival = firstArrival;
+        if (_entries.Length < rules.MaxBatchSize)
+        {
+            _entries = new IntakeItem<TRecord, TResult>[rules.MaxBatchSize];
+            _live = new TRecord[rules.MaxBatchSize];
+            _liveEntry = new int[rules.MaxBatchSize];
+            _liveArrival = new long[rules.MaxBatchSize];
+            _settled = new int[rules.MaxBatchSize];
+        }
+    }
+
+    /// <summary>Whether a record of <paramref name="cost"/> may join (rule 1).</summary>
+    public bool Fits(int cost) => Rules.Fits(_entryCount, EntryCost, MaxEntryCost, cost);
+
+    /// <summary>Why the batch is full, or <see cref="DispatchReason.None"/> (rule 2).</summary>
+    public DispatchReason FullReason => Rules.FullReason(_entryCount, EntryCost, MaxEntryCost);
 
     /// <summary>Adds an entry (the packing thread).</summary>
     public void Add(in IntakeItem<TRecord, TResult> item)
     {
         _entries[_entryCount++] = item;
         EntryCost += item.Cost;
+        MaxEntryCost = Math.Max(MaxEntryCost, item.Cost);
     }
 
     /// <summary>
     /// Claims every entry that is still queued for processing and builds the view of them (the worker that took the
-    /// batch). Returns the number of live records.
+    /// batch). Returns the number of live records; the view's window covers them all.
     /// </summary>
     public int ClaimLiveRecords()
     {
         int live = 0;
         long cost = 0;
+        int maxCost = 0;
         for (int i = 0; i < _entryCount; i++)
         {
             ref readonly var entry = ref _entries[i];
@@ -86,25 +124,60 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
                 _liveEntry[live] = i;
                 _liveArrival[live] = entry.Arrival;
                 cost += entry.Cost;
+                maxCost = Math.Max(maxCost, entry.Cost);
                 live++;
             }
         }
 
         _liveCount = live;
-        LiveCost = cost;
+        LiveCost = Rules.CostOf(live, cost, maxCost);
+        SetWindow(0, live);
         return live;
     }
 
-    /// <summary>Gives live record <c>i</c> result <c>i</c>; returns how many records this completed.</summary>
+    /// <summary>The number of records claimed by the worker (the window may show fewer).</summary>
+    public int LiveCount => _liveCount;
+
+    /// <summary>Shows the process function live records [<paramref name="start"/>, start + count) only, none settled yet.</summary>
+    public void SetWindow(int start, int count)
+    {
+        _windowStart = start;
+        _windowCount = count;
+        Array.Clear(_settled, start, count);
+    }
+
+    /// <summary>
+    /// Moves the window's records that have no outcome yet to its front, by swapping (so the window still holds every
+    /// record and arrival), and returns how many there are. Only the worker uses the view, so moving is safe.
+    /// </summary>
+    public int GatherUnsettled()
+    {
+        int kept = _windowStart;
+        for (int i = _windowStart; i < _windowStart + _windowCount; i++)
+        {
+            if (_settled[i] == 0)
+            {
+                (_live[kept], _live[i]) = (_live[i], _live[kept]);
+                (_liveEntry[kept], _liveEntry[i]) = (_liveEntry[i], _liveEntry[kept]);
+                (_liveArrival[kept], _liveArrival[i]) = (_liveArrival[i], _liveArrival[kept]);
+                (_settled[kept], _settled[i]) = (_settled[i], _settled[kept]);
+                kept++;
+            }
+        }
+
+        return kept - _windowStart;
+    }
+
+    /// <summary>Gives window record <c>i</c> result <c>i</c>; returns how many records this completed.</summary>
     public int CompleteWith(IReadOnlyList<TResult> results)
     {
         int completed = 0;
         int i = 0;
         try
         {
-            for (; i < _liveCount; i++)
+            for (; i < _windowCount; i++)
             {
-                ref readonly var entry = ref _entries[_liveEntry[i]];
+                ref readonly var entry = ref Entry(i);
                 if (entry.Completion.TrySetResult(entry.Generation, results[i]))
                 {
                     completed++;
@@ -114,9 +187,9 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
         catch (Exception e)
         {
             // The results list itself failed (a throwing indexer): the records without a result get its exception.
-            for (; i < _liveCount; i++)
+            for (; i < _windowCount; i++)
             {
-                ref readonly var entry = ref _entries[_liveEntry[i]];
+                ref readonly var entry = ref Entry(i);
                 if (entry.Completion.TrySetException(entry.Generation, e))
                 {
                     completed++;
@@ -127,21 +200,82 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
         return completed;
     }
 
-    /// <summary>Fails every live record with <paramref name="exception"/>; returns how many this completed.</summary>
-    public int FailLive(Exception exception)
+    /// <summary>Fails every window record without an outcome; returns how many this completed.</summary>
+    public int FailUnsettled(Exception exception)
     {
         int completed = 0;
-        for (int i = 0; i < _liveCount; i++)
+        for (int i = 0; i < _windowCount; i++)
         {
-            ref readonly var entry = ref _entries[_liveEntry[i]];
-            if (entry.Completion.TrySetException(entry.Generation, exception))
+            if (Interlocked.Exchange(ref _settled[_windowStart + i], 1) == 0)
             {
-                completed++;
+                ref readonly var entry = ref Entry(i);
+                if (entry.Completion.TrySetException(entry.Generation, exception))
+                {
+                    completed++;
+                }
             }
         }
 
         return completed;
     }
+
+    /// <summary>Where the window starts among the live records.</summary>
+    public int WindowStart => _windowStart;
+
+    /// <summary>Window records without an outcome yet.</summary>
+    public int CountUnsettled()
+    {
+        int count = 0;
+        for (int i = _windowStart; i < _windowStart + _windowCount; i++)
+        {
+            count += 1 - Volatile.Read(ref _settled[i]);
+        }
+
+        return count;
+    }
+
+    /// <summary>Records completed through <see cref="SetResult"/> and <see cref="SetException"/> since the last take.</summary>
+    public int TakeCompletedByCaller() => Interlocked.Exchange(ref _completedByCaller, 0);
+
+    /// <summary>Records failed through <see cref="SetException"/> since the last take.</summary>
+    public int TakeFailedByCaller() => Interlocked.Exchange(ref _failedByCaller, 0);
+
+    /// <inheritdoc />
+    public void SetResult(int index, TResult result)
+    {
+        ref readonly var entry = ref Settle(index);
+        if (entry.Completion.TrySetResult(entry.Generation, result))
+        {
+            Interlocked.Increment(ref _completedByCaller);
+        }
+    }
+
+    /// <inheritdoc />
+    public void SetException(int index, Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        ref readonly var entry = ref Settle(index);
+        if (entry.Completion.TrySetException(entry.Generation, exception))
+        {
+            Interlocked.Increment(ref _completedByCaller);
+            Interlocked.Increment(ref _failedByCaller);
+        }
+    }
+
+    private ref readonly IntakeItem<TRecord, TResult> Settle(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _windowCount);
+        if (Interlocked.Exchange(ref _settled[_windowStart + index], 1) != 0)
+        {
+            throw new InvalidOperationException($"Record {index} of the batch already has an outcome.");
+        }
+
+        return ref Entry(index);
+    }
+
+    private ref readonly IntakeItem<TRecord, TResult> Entry(int windowIndex) =>
+        ref _entries[_liveEntry[_windowStart + windowIndex]];
 
     /// <summary>
     /// Fails every entry not completed yet, live or not (an aborted stop, which may run while a worker uses the
@@ -169,7 +303,12 @@ internal sealed class Batch<TRecord, TResult> : IReadOnlyList<TRecord>
         Array.Clear(_live, 0, _liveCount);
         _entryCount = 0;
         _liveCount = 0;
+        _windowStart = 0;
+        _windowCount = 0;
+        _completedByCaller = 0;
+        _failedByCaller = 0;
         EntryCost = 0;
+        MaxEntryCost = 0;
         LiveCost = 0;
         FirstArrival = 0;
         Reason = DispatchReason.None;

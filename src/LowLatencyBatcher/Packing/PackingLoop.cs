@@ -19,7 +19,6 @@ internal sealed class PackingLoop<TRecord, TResult>
     private const int CustomClockPollMilliseconds = 20;
 
     private readonly Pipeline<TRecord, TResult> _pipeline;
-    private readonly PackingRules _rules;
     private readonly IntakeRing<IntakeItem<TRecord, TResult>> _intake;
     private readonly Handoff.BatchRing<Batch<TRecord, TResult>> _prefetch;
     private readonly TimeProvider _time;
@@ -35,7 +34,6 @@ internal sealed class PackingLoop<TRecord, TResult>
     public PackingLoop(Pipeline<TRecord, TResult> pipeline)
     {
         _pipeline = pipeline;
-        _rules = pipeline.Rules;
         _intake = pipeline.Intake;
         _prefetch = pipeline.Prefetch;
         _time = pipeline.Settings.TimeProvider;
@@ -133,7 +131,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         return reason != DispatchReason.None && TryDispatch(reason);
     }
 
-    private DispatchReason EarlyReason(long now) => _rules.EarlyReason(
+    private DispatchReason EarlyReason(long now) => _open!.Rules.EarlyReason(
         _open!.EntryCount,
         _open.FirstArrival,
         now,
@@ -186,7 +184,7 @@ internal sealed class PackingLoop<TRecord, TResult>
                 continue;
             }
 
-            if (_open is not null && !_rules.Fits(_open.EntryCount, _open.EntryCost, _carry.Cost))
+            if (_open is not null && !_open.Fits(_carry.Cost))
             {
                 _openFull = DispatchReason.Budget; // the carried record starts the next batch
                 break;
@@ -195,13 +193,13 @@ internal sealed class PackingLoop<TRecord, TResult>
             if (_open is null)
             {
                 _open = _pipeline.RentBatch();
-                _open.Open(_carry.Arrival);
+                _open.Open(_pipeline.CurrentRules, _carry.Arrival);
             }
 
             _open.Add(_carry);
             _carry = default;
             _hasCarry = false;
-            _openFull = _rules.FullReason(_open.EntryCount, _open.EntryCost);
+            _openFull = _open.FullReason;
         }
 
         PublishRoom();
@@ -249,7 +247,7 @@ internal sealed class PackingLoop<TRecord, TResult>
             return Timeout.Infinite; // a submit or a worker will wake us
         }
 
-        long deadline = _rules.Deadline(_open.FirstArrival);
+        long deadline = _open.Rules.Deadline(_open.FirstArrival);
         long remaining = deadline - now;
         if (remaining <= 0)
         {

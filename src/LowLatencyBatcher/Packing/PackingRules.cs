@@ -1,21 +1,26 @@
+using LowLatencyBatcher.Primitives;
+
 namespace LowLatencyBatcher.Packing;
 
 /// <summary>
 /// Every rule that decides what goes into a batch and when the batch goes out, in one place. The packing thread
 /// asks these questions and does what they answer; the tests in <c>PackingRulesTests</c> are named after them.
+/// One instance holds one configuration: a reconfiguration makes a new one, which applies from the next batch.
 /// </summary>
 /// <remarks>
 /// <list type="number">
-/// <item><b>Hard budget.</b> A record fits the open batch when the batch is empty or the record keeps the batch's
-/// cost within the target. A record that does not fit seals the batch (<see cref="DispatchReason.Budget"/>) and
-/// starts the next one. So a batch never exceeds the target, except a lone record costlier than the whole target,
+/// <item><b>Hard budget.</b> A record fits the open batch when the batch is empty or the batch's cost with the
+/// record stays within the target. The cost follows the <see cref="CostModel"/>: the sum of the records' costs, or
+/// the costliest record's cost times the count (what a padded tensor holds), plus a fixed per-batch cost; either is
+/// kept up to date in O(1) per record. A record that does not fit seals the batch (<see cref="DispatchReason.Budget"/>)
+/// and starts the next one. So a batch never exceeds the target, except a lone record costlier than the whole target,
 /// which is sealed at once in a batch of its own: never rejected, never stuck.</item>
 /// <item><b>Full.</b> A batch whose cost reached the target (<see cref="DispatchReason.Full"/>) or that holds
 /// <c>MaxBatchSize</c> records (<see cref="DispatchReason.Size"/>) is sealed.</item>
 /// <item><b>Early dispatch</b> of a batch that is not full, checked in this order: a stop flushes it at once
-/// (<see cref="DispatchReason.Shutdown"/>); <c>BatchTimeout</c> after its first record was submitted it goes whatever it holds
-/// (<see cref="DispatchReason.Timeout"/>); it goes eagerly when it holds at least <c>MinBatchSize</c> records, a worker
-/// is idle and no sealed batch waits for one (<see cref="DispatchReason.Eager"/>).</item>
+/// (<see cref="DispatchReason.Shutdown"/>); <c>BatchTimeout</c> after its first record was submitted it goes whatever
+/// it holds (<see cref="DispatchReason.Timeout"/>); it goes eagerly when it holds at least <c>MinBatchSize</c> records,
+/// a worker is idle and no sealed batch waits for one (<see cref="DispatchReason.Eager"/>).</item>
 /// <item><b>Prefetch full.</b> A sealed batch waits for room in the prefetch ring; meanwhile a batch that is ready but
 /// not full keeps absorbing records up to its limits, so the batch a worker gets next is as full as it can be.</item>
 /// <item><b>Order.</b> Records enter batches in the order they were accepted; none is ever put back. A record
@@ -27,15 +32,23 @@ internal sealed class PackingRules
     private readonly long _timeoutTicks;
 
     /// <summary>Creates the rules for these limits; timestamps are in <paramref name="timestampFrequency"/> ticks per second.</summary>
-    public PackingRules(int targetCost, int maxBatchSize, int minBatchSize, TimeSpan batchTimeout, long timestampFrequency)
+    public PackingRules(
+        int targetCost,
+        int maxBatchSize,
+        int minBatchSize,
+        TimeSpan batchTimeout,
+        long timestampFrequency,
+        CostModel costModel = CostModel.Sum,
+        int perBatchCost = 0)
     {
         TargetCost = targetCost;
         MaxBatchSize = maxBatchSize;
         MinBatchSize = minBatchSize;
-        // Integer arithmetic, rounded up: a timeout is never shorter than asked (floating point would make 50 ms
-        // one tick longer or shorter depending on the frequency).
-        Int128 scaled = (Int128)batchTimeout.Ticks * timestampFrequency;
-        _timeoutTicks = Math.Max(1, (long)((scaled + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond));
+        BatchTimeout = batchTimeout;
+        CostModel = costModel;
+        PerBatchCost = perBatchCost;
+
+        _timeoutTicks = Timestamps.ToTicks(batchTimeout, timestampFrequency);
     }
 
     /// <summary>The cost budget of one batch.</summary>
@@ -47,12 +60,27 @@ internal sealed class PackingRules
     /// <summary>The fewest records for an eager dispatch.</summary>
     public int MinBatchSize { get; }
 
-    /// <summary>Rule 1: whether a record of <paramref name="cost"/> may join a batch holding <paramref name="count"/> records costing <paramref name="batchCost"/>.</summary>
-    public bool Fits(int count, long batchCost, int cost) => count == 0 || batchCost + cost <= TargetCost;
+    /// <summary>How long a batch may wait from its first record's submit.</summary>
+    public TimeSpan BatchTimeout { get; }
 
-    /// <summary>Rule 2: why a batch holding <paramref name="count"/> records costing <paramref name="batchCost"/> is full, or <see cref="DispatchReason.None"/>.</summary>
-    public DispatchReason FullReason(int count, long batchCost) =>
-        batchCost >= TargetCost ? DispatchReason.Full
+    /// <summary>How a batch's cost follows from its records' costs.</summary>
+    public CostModel CostModel { get; }
+
+    /// <summary>A fixed cost added to every non-empty batch.</summary>
+    public int PerBatchCost { get; }
+
+    /// <summary>Rule 1: the cost of a batch of <paramref name="count"/> records whose costs sum to <paramref name="sumCost"/> and peak at <paramref name="maxCost"/>.</summary>
+    public long CostOf(int count, long sumCost, int maxCost) =>
+        count == 0 ? 0
+        : (CostModel == CostModel.Padded ? (long)maxCost * count : sumCost) + PerBatchCost;
+
+    /// <summary>Rule 1: whether a record of <paramref name="cost"/> may join a batch of <paramref name="count"/> records (costs summing to <paramref name="sumCost"/>, peaking at <paramref name="maxCost"/>).</summary>
+    public bool Fits(int count, long sumCost, int maxCost, int cost) =>
+        count == 0 || CostOf(count + 1, sumCost + cost, Math.Max(maxCost, cost)) <= TargetCost;
+
+    /// <summary>Rule 2: why such a batch is full, or <see cref="DispatchReason.None"/>.</summary>
+    public DispatchReason FullReason(int count, long sumCost, int maxCost) =>
+        CostOf(count, sumCost, maxCost) >= TargetCost ? DispatchReason.Full
         : count >= MaxBatchSize ? DispatchReason.Size
         : DispatchReason.None;
 
