@@ -58,6 +58,15 @@ internal sealed class BatcherSettings<TRecord>
 
     public bool IsolateFailures { get; private init; }
 
+    public int PriorityLanes { get; private init; }
+
+    public TimeSpan PriorityAging { get; private init; }
+
+    public int[] CostBuckets { get; private init; } = [];
+
+    /// <summary>The most priority lanes.</summary>
+    public const int MaxPriorityLanes = 8;
+
     /// <summary>How long a record may wait for a worker when its submit gives no timeout; null for no limit.</summary>
     public TimeSpan? DefaultTimeout { get; private init; }
 
@@ -66,7 +75,9 @@ internal sealed class BatcherSettings<TRecord>
 
     /// <summary>The most records that can be in flight at once: waiting, packed, prefetched or being processed.</summary>
     public int MaxRecordsInFlight =>
-        (int)Math.Min(int.MaxValue, MaxQueueSize + (long)MaxBatchSize * (PrefetchBatches + Workers + 1));
+        (int)Math.Min(
+            int.MaxValue,
+            (long)MaxQueueSize * PriorityLanes + (long)MaxBatchSize * (PrefetchBatches + Workers + CostBuckets.Length + 1));
 
     /// <summary>Resolves aliases and checks every rule; throws an exception naming the option on a bad value.</summary>
     public static BatcherSettings<TRecord> From(DynamicBatcherOptions<TRecord> options, bool tokenBatcher)
@@ -115,6 +126,18 @@ internal sealed class BatcherSettings<TRecord>
             CheckTimeout(timeout, nameof(options.DefaultTimeout));
         }
 
+        InRange(options.PriorityLanes, 1, MaxPriorityLanes, nameof(options.PriorityLanes));
+        CheckTimeout(options.PriorityAging, nameof(options.PriorityAging));
+        int[] buckets = options.CostBuckets?.ToArray() ?? [];
+        for (int i = 0; i < buckets.Length; i++)
+        {
+            if (buckets[i] < 0 || (i > 0 && buckets[i] <= buckets[i - 1]))
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(options.CostBuckets), buckets[i], "CostBuckets must be zero or more and strictly ascending.");
+            }
+        }
+
         InRange(options.MaxQueueSize, 1, MaxQueueSizeLimit, nameof(options.MaxQueueSize));
         InRange(options.PrefetchBatches, 1, MaxPrefetchLimit, nameof(options.PrefetchBatches));
         InRange(options.Workers, 1, Math.Min(MaxWorkersLimit, BusyTracker.MaxConcurrent), nameof(options.Workers));
@@ -133,7 +156,12 @@ internal sealed class BatcherSettings<TRecord>
                 options.BatchTimeout,
                 frequency,
                 options.CostModel,
-                options.PerBatchCost),
+                options.PerBatchCost,
+                options.PriorityLanes > 1 ? options.PriorityAging : null,
+                buckets),
+            PriorityLanes = options.PriorityLanes,
+            PriorityAging = options.PriorityAging,
+            CostBuckets = buckets,
             QueueFullMode = options.QueueFullMode,
             IsolateFailures = options.IsolateFailures,
             DefaultTimeout = options.DefaultTimeout,
@@ -165,6 +193,9 @@ internal sealed class BatcherSettings<TRecord>
         Same(next.PrefetchBatches, PrefetchBatches, nameof(options.PrefetchBatches));
         Same(next.Workers, Workers, nameof(options.Workers));
         Same(next.PinPackingThread, PinPackingThread, nameof(options.PinPackingThread));
+        Same(next.PriorityLanes, PriorityLanes, nameof(options.PriorityLanes));
+        Same(next.PriorityAging, PriorityAging, nameof(options.PriorityAging));
+        Same(string.Join(",", next.CostBuckets), string.Join(",", CostBuckets), nameof(options.CostBuckets));
         if (!ReferenceEquals(next.TimeProvider, TimeProvider))
         {
             throw new ArgumentException("TimeProvider can only be set when the batcher is created.", nameof(options.TimeProvider));

@@ -234,7 +234,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     {
         var settings = _settings.Current;
         var pipeline = Prepare(settings, record, new SubmitOptions { EstimatedCost = estimatedCost }, out int cost);
-        var item = NewItem(settings, record, cost);
+        var item = NewItem(settings, record, cost, lane: 0);
         if (Offer(pipeline, item, default, out result))
         {
             return true;
@@ -262,7 +262,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             {
                 var settings = _settings.Current;
                 var pipeline = Prepare(settings, record, default, out int cost);
-                var item = NewItem(settings, record, cost);
+                var item = NewItem(settings, record, cost, lane: 0);
                 if (!Offer(pipeline, item, cancellationToken, out var result))
                 {
                     ThrowIfRejecting(settings, item);
@@ -305,7 +305,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             return ValueTask.FromCanceled<TResult>(cancellationToken);
         }
 
-        var item = NewItem(settings, record, cost);
+        var item = NewItem(settings, record, cost, options.Priority);
         if (Offer(pipeline, item, cancellationToken, out var result))
         {
             ArmTimeout(settings, item, options.Timeout);
@@ -328,6 +328,14 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         if (pipeline is null || pipeline.Intake.IsClosed)
         {
             throw NotAccepting(pipeline);
+        }
+
+        if ((uint)options.Priority >= (uint)settings.PriorityLanes)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options.Priority),
+                options.Priority,
+                $"Priority must be between 0 (the most urgent) and {settings.PriorityLanes - 1} (PriorityLanes - 1).");
         }
 
         if (options.Timeout is { } timeout)
@@ -358,11 +366,11 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     }
 
     /// <summary>Rents the record's completion and stamps its arrival.</summary>
-    private IntakeItem<TRecord, TResult> NewItem(BatcherSettings<TRecord> settings, TRecord record, int cost)
+    private IntakeItem<TRecord, TResult> NewItem(BatcherSettings<TRecord> settings, TRecord record, int cost, int lane)
     {
         var completion = _completions.Rent();
         return new IntakeItem<TRecord, TResult>(
-            record, completion, completion.Generation, cost, settings.TimeProvider.GetTimestamp());
+            record, completion, completion.Generation, cost, settings.TimeProvider.GetTimestamp(), lane);
     }
 
     /// <summary>Tries the intake once: true and the result task when accepted; false when full; throws when closed.</summary>
@@ -372,7 +380,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         CancellationToken cancellationToken,
         out ValueTask<TResult> result)
     {
-        switch (pipeline.Intake.TryEnqueue(item))
+        switch (pipeline.Intake[item.Lane].TryEnqueue(item))
         {
             case EnqueueOutcome.Enqueued:
                 result = Accepted(pipeline, item, cancellationToken);
@@ -416,7 +424,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             while (true)
             {
                 Task room = pipeline.Room.PrepareWait();
-                switch (pipeline.Intake.TryEnqueue(item))
+                switch (pipeline.Intake[item.Lane].TryEnqueue(item))
                 {
                     case EnqueueOutcome.Enqueued:
                         return;

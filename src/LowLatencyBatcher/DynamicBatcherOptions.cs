@@ -67,6 +67,27 @@ public class DynamicBatcherOptions<TRecord>
     public TimeSpan? DefaultTimeout { get; init; }
 
     /// <summary>
+    /// The number of priority lanes, 1 to 8 (a submit picks one with <see cref="SubmitOptions.Priority"/>; 0 is the
+    /// most urgent). Batches are filled from the most urgent lane first; each lane holds up to <see cref="MaxQueueSize"/>
+    /// records of its own. Fixed at creation. Default 1.
+    /// </summary>
+    public int PriorityLanes { get; init; } = 1;
+
+    /// <summary>
+    /// With several lanes: a record that has waited this long goes first whatever its lane, so nothing starves.
+    /// Positive. Fixed at creation. Default 1 second.
+    /// </summary>
+    public TimeSpan PriorityAging { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Optional upper bounds of cost buckets, strictly ascending (for example 64, 256, 1024: four buckets, the last
+    /// for costs above 1024). Each bucket has its own open batch with its own timeout, so records of similar length
+    /// are batched together (less padding under <see cref="CostModel.Padded"/>); order is then FIFO within a bucket
+    /// only. Fixed at creation. Default none (one bucket).
+    /// </summary>
+    public IReadOnlyList<int>? CostBuckets { get; init; }
+
+    /// <summary>
     /// Poison-record isolation: when the process function throws for a whole batch, retry the batch in halves (and
     /// each failing half in halves again), so that only the records that fail in a call of their own get the
     /// exception. One bad record among n costs about 2·log2(n) extra calls. Default false.

@@ -41,7 +41,7 @@ internal sealed class Pipeline<TRecord, TResult>
         Settings = settings;
         ProcessFn = processFn;
         Counters = counters;
-        Intake = new IntakeRing<IntakeItem<TRecord, TResult>>(settings.MaxQueueSize);
+        Intake = new IntakeLanes<IntakeItem<TRecord, TResult>>(settings.PriorityLanes, settings.MaxQueueSize);
         Prefetch = new BatchRing<Batch<TRecord, TResult>>(settings.PrefetchBatches);
 
         // Batches alive at once: the open one, the prefetched ones and one per worker (plus slack for a worker
@@ -78,7 +78,7 @@ internal sealed class Pipeline<TRecord, TResult>
 
     public BatcherCounters Counters { get; }
 
-    public IntakeRing<IntakeItem<TRecord, TResult>> Intake { get; }
+    public IntakeLanes<IntakeItem<TRecord, TResult>> Intake { get; }
 
     public BatchRing<Batch<TRecord, TResult>> Prefetch { get; }
 

@@ -1,14 +1,19 @@
+using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
 using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher.Packing;
 
 /// <summary>
-/// The dedicated packing thread: drains the intake ring into the open batch and hands sealed batches to the
-/// prefetch ring, doing what <see cref="PackingRules"/> answers. It never runs callers' code, so it cannot be
-/// stalled by it. When there is nothing to do it spins briefly, then parks until a submit, a worker, the open
-/// batch's deadline or a stop wakes it.
+/// The dedicated packing thread: drains the intake lanes into the open batches (one per cost bucket) and hands
+/// sealed batches to the prefetch ring, doing what <see cref="PackingRules"/> answers. It never runs callers' code,
+/// so it cannot be stalled by it. When there is nothing to do it spins briefly, then parks until a submit, a worker,
+/// an open batch's deadline or a stop wakes it.
 /// </summary>
+/// <remarks>
+/// Each lane has a head slot: the record taken from its ring but not placed yet (it did not fit a full batch, or
+/// another lane's record went first). A record waits there, never goes back, so order within a lane holds.
+/// </remarks>
 internal sealed class PackingLoop<TRecord, TResult>
 {
     private const int SpinsBeforePark = 20;
@@ -19,16 +24,17 @@ internal sealed class PackingLoop<TRecord, TResult>
     private const int CustomClockPollMilliseconds = 20;
 
     private readonly Pipeline<TRecord, TResult> _pipeline;
-    private readonly IntakeRing<IntakeItem<TRecord, TResult>> _intake;
-    private readonly Handoff.BatchRing<Batch<TRecord, TResult>> _prefetch;
+    private readonly IntakeLanes<IntakeItem<TRecord, TResult>> _intake;
+    private readonly BatchRing<Batch<TRecord, TResult>> _prefetch;
+    private readonly PackingRules _shape; // lanes, ageing and buckets: fixed for the batcher's life
     private readonly TimeProvider _time;
     private readonly ITimer? _deadlineTimer;
 
     // Owned by the packing thread.
-    private Batch<TRecord, TResult>? _open;
-    private DispatchReason _openFull;
-    private IntakeItem<TRecord, TResult> _carry; // a record that did not fit the full open batch
-    private bool _hasCarry;
+    private readonly IntakeItem<TRecord, TResult>[] _heads; // per lane; Completion == null when empty
+    private readonly long[] _headArrivals;
+    private readonly Batch<TRecord, TResult>?[] _open; // per bucket
+    private readonly DispatchReason[] _openFull; // per bucket: why its batch is full, or None
 
     /// <summary>Creates the loop of <paramref name="pipeline"/>; <see cref="Start"/> runs it.</summary>
     public PackingLoop(Pipeline<TRecord, TResult> pipeline)
@@ -36,7 +42,12 @@ internal sealed class PackingLoop<TRecord, TResult>
         _pipeline = pipeline;
         _intake = pipeline.Intake;
         _prefetch = pipeline.Prefetch;
+        _shape = pipeline.Settings.Rules;
         _time = pipeline.Settings.TimeProvider;
+        _heads = new IntakeItem<TRecord, TResult>[_intake.Count];
+        _headArrivals = new long[_intake.Count];
+        _open = new Batch<TRecord, TResult>?[_shape.BucketCount];
+        _openFull = new DispatchReason[_shape.BucketCount];
         if (_time != TimeProvider.System)
         {
             _deadlineTimer = _time.CreateTimer(
@@ -89,9 +100,9 @@ internal sealed class PackingLoop<TRecord, TResult>
                 return;
             }
 
-            bool progressed = DispatchFullBatch();
+            bool progressed = DispatchFullBatches();
             progressed |= Drain();
-            progressed |= DispatchEarly();
+            progressed |= DispatchEarly(_time.GetTimestamp());
             if (IsFinished)
             {
                 _prefetch.Complete();
@@ -116,99 +127,190 @@ internal sealed class PackingLoop<TRecord, TResult>
     }
 
     /// <summary>A stop began, everything accepted was drained and the last batch went out.</summary>
-    private bool IsFinished => _open is null && !_hasCarry && _intake.IsDrainedAfterClose;
+    private bool IsFinished => NoOpenBatch && NoHead && _intake.IsDrainedAfterClose;
 
-    private bool DispatchFullBatch() => _open is not null && _openFull != DispatchReason.None && TryDispatch(_openFull);
+    /// <summary>A stop began and every accepted record is in an open batch: flush them (rule 3).</summary>
+    private bool IsFlushing => NoHead && _intake.IsDrainedAfterClose;
 
-    private bool DispatchEarly()
+    private bool NoOpenBatch => Array.TrueForAll(_open, batch => batch is null);
+
+    /// <summary>
+    /// Without buckets, a full open batch takes nothing more, so the records stay in the intake (which keeps
+    /// <c>MaxQueueSize</c> exact). With buckets, one record per lane may be taken into its head slot to learn its bucket.
+    /// </summary>
+    private bool OnlyBatchIsFull => _open.Length == 1 && _openFull[0] != DispatchReason.None;
+
+    private bool NoHead
     {
-        if (_open is null || _openFull != DispatchReason.None)
+        get
         {
-            return false;
-        }
+            foreach (var head in _heads)
+            {
+                if (head.Completion is not null)
+                {
+                    return false;
+                }
+            }
 
-        DispatchReason reason = EarlyReason(_time.GetTimestamp());
-        return reason != DispatchReason.None && TryDispatch(reason);
+            return true;
+        }
     }
 
-    private DispatchReason EarlyReason(long now) => _open!.Rules.EarlyReason(
-        _open!.EntryCount,
-        _open.FirstArrival,
-        now,
-        stopping: _intake.IsDrainedAfterClose && !_hasCarry,
-        workerIdle: _pipeline.AnyWorkerIdle(),
-        prefetchEmpty: _prefetch.IsEmpty);
-
-    private bool TryDispatch(DispatchReason reason)
+    /// <summary>Sends full batches, oldest first, while the prefetch ring has room (rules 2 and 4).</summary>
+    private bool DispatchFullBatches()
     {
-        var batch = _open!;
+        bool progressed = false;
+        while (true)
+        {
+            int oldest = -1;
+            for (int bucket = 0; bucket < _open.Length; bucket++)
+            {
+                if (_openFull[bucket] != DispatchReason.None
+                    && (oldest < 0 || _open[bucket]!.FirstArrival < _open[oldest]!.FirstArrival))
+                {
+                    oldest = bucket;
+                }
+            }
+
+            if (oldest < 0 || !TryDispatch(oldest, _openFull[oldest]))
+            {
+                return progressed;
+            }
+
+            progressed = true;
+        }
+    }
+
+    /// <summary>Sends the oldest batch that rule 3 says may go early.</summary>
+    private bool DispatchEarly(long now)
+    {
+        int bucket = PickEarly(now, out DispatchReason reason);
+        return bucket >= 0 && TryDispatch(bucket, reason);
+    }
+
+    private int PickEarly(long now, out DispatchReason reason)
+    {
+        int picked = -1;
+        reason = DispatchReason.None;
+        bool flushing = IsFlushing;
+        bool workerIdle = _pipeline.AnyWorkerIdle();
+        bool prefetchEmpty = _prefetch.IsEmpty;
+        for (int bucket = 0; bucket < _open.Length; bucket++)
+        {
+            var batch = _open[bucket];
+            if (batch is null || _openFull[bucket] != DispatchReason.None
+                || (picked >= 0 && batch.FirstArrival >= _open[picked]!.FirstArrival))
+            {
+                continue;
+            }
+
+            var early = batch.Rules.EarlyReason(batch.EntryCount, batch.FirstArrival, now, flushing, workerIdle, prefetchEmpty);
+            if (early != DispatchReason.None)
+            {
+                picked = bucket;
+                reason = early;
+            }
+        }
+
+        return picked;
+    }
+
+    private bool TryDispatch(int bucket, DispatchReason reason)
+    {
+        var batch = _open[bucket]!;
         batch.Reason = reason;
         if (!_prefetch.TryEnqueue(batch))
         {
-            return false; // prefetch full: the batch keeps absorbing records until it is full itself
+            return false; // prefetch full: the batch keeps absorbing records until it is full itself (rule 4)
         }
 
-        _open = null;
-        _openFull = DispatchReason.None;
+        _open[bucket] = null;
+        _openFull[bucket] = DispatchReason.None;
         _pipeline.WakeOneWorker();
         return true;
     }
 
-    /// <summary>Moves records from the intake into the open batch until it is full or the intake is empty.</summary>
+    /// <summary>Moves records from the intake into the open batches until a record's batch is full or none waits.</summary>
     private bool Drain()
     {
         bool progressed = false;
-        int sincePublish = 0;
-        while (_openFull == DispatchReason.None)
+        int taken = 0;
+        while (!OnlyBatchIsFull)
         {
-            if (!_hasCarry)
+            int lane = NextLane();
+            if (lane < 0)
             {
-                if (!_intake.TryDequeue(out _carry))
-                {
-                    break;
-                }
-
-                _hasCarry = true;
-                if (++sincePublish == PublishEvery)
-                {
-                    PublishRoom();
-                    sincePublish = 0;
-                }
-            }
-
-            progressed = true;
-            if (!_carry.Completion.IsQueued(_carry.Generation))
-            {
-                _carry = default; // cancelled while queued: dropped before it takes any room
-                _hasCarry = false;
-                continue;
-            }
-
-            if (_open is not null && !_open.Fits(_carry.Cost))
-            {
-                _openFull = DispatchReason.Budget; // the carried record starts the next batch
                 break;
             }
 
-            if (_open is null)
+            ref var head = ref _heads[lane];
+            if (!head.Completion.IsQueued(head.Generation))
             {
-                _open = _pipeline.RentBatch();
-                _open.Open(_pipeline.CurrentRules, _carry.Arrival);
+                head = default; // cancelled or timed out while queued: dropped before it takes any room (rule 5)
+                progressed = true;
+                continue;
             }
 
-            _open.Add(_carry);
-            _carry = default;
-            _hasCarry = false;
-            _openFull = _open.FullReason;
+            int bucket = _shape.BucketOf(head.Cost);
+            if (_openFull[bucket] != DispatchReason.None)
+            {
+                break; // its batch waits for prefetch room; the record keeps its place at its lane's head
+            }
+
+            var open = _open[bucket];
+            if (open is not null && !open.Fits(head.Cost))
+            {
+                _openFull[bucket] = DispatchReason.Budget; // rule 1: the record starts the next batch
+                break;
+            }
+
+            if (open is null)
+            {
+                open = _open[bucket] = _pipeline.RentBatch();
+                open.Open(_pipeline.CurrentRules, head.Arrival);
+            }
+
+            open.Add(head);
+            head = default;
+            progressed = true;
+            _openFull[bucket] = open.FullReason;
+            if (++taken % PublishEvery == 0)
+            {
+                PublishRoom();
+            }
         }
 
         PublishRoom();
         return progressed;
     }
 
+    /// <summary>Fills the empty head slots from the lanes and returns the lane whose record goes next (rule 5), or -1.</summary>
+    private int NextLane()
+    {
+        if (_heads.Length == 1)
+        {
+            return _heads[0].Completion is not null || _intake[0].TryDequeue(out _heads[0]) ? 0 : -1;
+        }
+
+        bool any = false;
+        for (int lane = 0; lane < _heads.Length; lane++)
+        {
+            if (_heads[lane].Completion is null)
+            {
+                _intake[lane].TryDequeue(out _heads[lane]);
+            }
+
+            bool present = _heads[lane].Completion is not null;
+            _headArrivals[lane] = present ? _heads[lane].Arrival : PackingRules.NoRecord;
+            any |= present;
+        }
+
+        return any ? _shape.PickLane(_headArrivals, _time.GetTimestamp()) : -1;
+    }
+
     private void PublishRoom()
     {
-        if (_intake.PublishHead())
+        if (_intake.PublishHeads())
         {
             _pipeline.Room.NotifyIfWaiting();
         }
@@ -230,28 +332,45 @@ internal sealed class PackingLoop<TRecord, TResult>
     /// <summary>The re-check after flagging as parked: anything a waker may have published before it looked.</summary>
     private bool HasWork(long now)
     {
-        if (_pipeline.IsAborting || (_openFull == DispatchReason.None && _intake.HasPublishedItem) || IsFinished)
+        if (_pipeline.IsAborting || IsFinished)
         {
             return true;
         }
 
-        return _open is not null
-            && _prefetch.Count < _prefetch.Limit
-            && (_openFull != DispatchReason.None || EarlyReason(now) != DispatchReason.None);
+        for (int lane = 0; lane < _heads.Length && !OnlyBatchIsFull; lane++)
+        {
+            var head = _heads[lane];
+            if (head.Completion is null ? _intake[lane].HasPublishedItem : _openFull[_shape.BucketOf(head.Cost)] == DispatchReason.None)
+            {
+                return true;
+            }
+        }
+
+        if (_prefetch.Count >= _prefetch.Limit)
+        {
+            return false; // nothing can go out until a worker takes a batch, and that worker will wake us
+        }
+
+        return Array.Exists(_openFull, reason => reason != DispatchReason.None) || PickEarly(now, out _) >= 0;
     }
 
     private int WaitMilliseconds(long now)
     {
-        if (_open is null || _openFull != DispatchReason.None)
+        long deadline = long.MaxValue;
+        for (int bucket = 0; bucket < _open.Length; bucket++)
         {
-            return Timeout.Infinite; // a submit or a worker will wake us
+            if (_open[bucket] is { } batch && _openFull[bucket] == DispatchReason.None)
+            {
+                deadline = Math.Min(deadline, batch.Rules.Deadline(batch.FirstArrival));
+            }
         }
 
-        long deadline = _open.Rules.Deadline(_open.FirstArrival);
         long remaining = deadline - now;
-        if (remaining <= 0)
+        if (deadline == long.MaxValue || remaining <= 0)
         {
-            return Timeout.Infinite; // timed out but the prefetch ring is full: a worker will wake us
+            // No batch waits for its timeout (a submit or a worker will wake us), or one timed out while the prefetch
+            // ring is full (a worker taking a batch will wake us).
+            return Timeout.Infinite;
         }
 
         if (_deadlineTimer is null)
@@ -268,33 +387,40 @@ internal sealed class PackingLoop<TRecord, TResult>
     {
         var error = _pipeline.AbortError;
         int completed = 0;
-        if (_open is not null)
+        for (int bucket = 0; bucket < _open.Length; bucket++)
         {
-            completed += _open.FailAll(error);
-            _pipeline.ReturnBatch(_open);
-            _open = null;
-        }
-
-        if (_hasCarry && _carry.Completion.TrySetException(_carry.Generation, error))
-        {
-            completed++;
-        }
-
-        _carry = default;
-        _hasCarry = false;
-        var spinner = default(SpinWait);
-        while (!_intake.IsDrainedAfterClose)
-        {
-            if (_intake.TryDequeue(out var item))
+            if (_open[bucket] is { } batch)
             {
-                if (item.Completion.TrySetException(item.Generation, error))
-                {
-                    completed++;
-                }
+                completed += batch.FailAll(error);
+                _pipeline.ReturnBatch(batch);
+                _open[bucket] = null;
+                _openFull[bucket] = DispatchReason.None;
             }
-            else
+        }
+
+        for (int lane = 0; lane < _heads.Length; lane++)
+        {
+            ref var head = ref _heads[lane];
+            if (head.Completion is not null && head.Completion.TrySetException(head.Generation, error))
             {
-                spinner.SpinOnce(sleep1Threshold: -1); // a producer between its claim and its publish
+                completed++;
+            }
+
+            head = default;
+            var spinner = default(SpinWait);
+            while (!_intake[lane].IsDrainedAfterClose)
+            {
+                if (_intake[lane].TryDequeue(out var item))
+                {
+                    if (item.Completion.TrySetException(item.Generation, error))
+                    {
+                        completed++;
+                    }
+                }
+                else
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1); // a producer between its claim and its publish
+                }
             }
         }
 

@@ -24,12 +24,22 @@ namespace LowLatencyBatcher.Packing;
 /// <item><b>Prefetch full.</b> A sealed batch waits for room in the prefetch ring; meanwhile a batch that is ready but
 /// not full keeps absorbing records up to its limits, so the batch a worker gets next is as full as it can be.</item>
 /// <item><b>Order.</b> Records enter batches in the order they were accepted; none is ever put back. A record
-/// cancelled while queued is dropped before it takes any room.</item>
+/// cancelled while queued is dropped before it takes any room. With priority lanes, the packing thread takes the next
+/// record from the most urgent lane that has one, except that a record that has waited <c>PriorityAging</c> goes
+/// first whatever its lane (the oldest such), so nothing starves: order is FIFO within a lane. With cost buckets,
+/// each bucket has its own open batch, with its own timeout: order is FIFO within a bucket.</item>
+/// <item><b>Buckets.</b> A record's bucket is the first whose upper bound is at least its cost (the last bucket takes
+/// the rest). Full batches go out oldest first; an early dispatch picks the oldest ready bucket.</item>
 /// </list>
 /// </remarks>
 internal sealed class PackingRules
 {
+    /// <summary>The arrival given by <see cref="PickLane"/>'s caller for a lane with no record waiting.</summary>
+    public const long NoRecord = long.MaxValue;
+
     private readonly long _timeoutTicks;
+    private readonly long _agingTicks;
+    private readonly int[] _bucketBounds;
 
     /// <summary>Creates the rules for these limits; timestamps are in <paramref name="timestampFrequency"/> ticks per second.</summary>
     public PackingRules(
@@ -39,8 +49,12 @@ internal sealed class PackingRules
         TimeSpan batchTimeout,
         long timestampFrequency,
         CostModel costModel = CostModel.Sum,
-        int perBatchCost = 0)
+        int perBatchCost = 0,
+        TimeSpan? priorityAging = null,
+        int[]? bucketBounds = null)
     {
+        _agingTicks = priorityAging is { } aging ? Timestamps.ToTicks(aging, timestampFrequency) : long.MaxValue;
+        _bucketBounds = bucketBounds ?? [];
         TargetCost = targetCost;
         MaxBatchSize = maxBatchSize;
         MinBatchSize = minBatchSize;
@@ -96,6 +110,51 @@ internal sealed class PackingRules
         : now - firstArrival >= _timeoutTicks ? DispatchReason.Timeout
         : count >= MinBatchSize && workerIdle && prefetchEmpty ? DispatchReason.Eager
         : DispatchReason.None;
+
+    /// <summary>The number of cost buckets (1 without bounds).</summary>
+    public int BucketCount => _bucketBounds.Length + 1;
+
+    /// <summary>Rule 6: the bucket of a record of <paramref name="cost"/>.</summary>
+    public int BucketOf(int cost)
+    {
+        int bucket = 0;
+        while (bucket < _bucketBounds.Length && cost > _bucketBounds[bucket])
+        {
+            bucket++;
+        }
+
+        return bucket;
+    }
+
+    /// <summary>
+    /// Rule 5: the lane whose waiting record goes next, or -1 when none waits. <paramref name="headArrivals"/> holds,
+    /// per lane (0 the most urgent), the submit timestamp of the record at its head, or <see cref="NoRecord"/>.
+    /// </summary>
+    public int PickLane(ReadOnlySpan<long> headArrivals, long now)
+    {
+        int aged = -1;
+        int urgent = -1;
+        for (int lane = 0; lane < headArrivals.Length; lane++)
+        {
+            long arrival = headArrivals[lane];
+            if (arrival == NoRecord)
+            {
+                continue;
+            }
+
+            if (urgent < 0)
+            {
+                urgent = lane;
+            }
+
+            if (now - arrival >= _agingTicks && (aged < 0 || arrival < headArrivals[aged]))
+            {
+                aged = lane;
+            }
+        }
+
+        return aged >= 0 ? aged : urgent;
+    }
 
     /// <summary>Rule 3: the timestamp at which a batch whose first record was submitted at <paramref name="firstArrival"/> times out.</summary>
     public long Deadline(long firstArrival) => firstArrival + _timeoutTicks;
