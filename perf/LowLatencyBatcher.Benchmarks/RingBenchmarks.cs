@@ -125,7 +125,7 @@ public class IntakeRingBenchmarks
         return sum;
     }
 
-    private static IntakeItem<int, int> Item(int i) => new(i, null!, 0, 1, i);
+    private static IntakeItem<int, int> Item(int i) => new(i, null!, 0, 1, i, 0);
 
     private delegate bool TryTake<TQueue>(TQueue queue, out IntakeItem<int, int> item);
 
