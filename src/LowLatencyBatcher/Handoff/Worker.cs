@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Packing;
 
 namespace LowLatencyBatcher.Handoff;
@@ -25,6 +26,9 @@ internal sealed class Worker<TRecord, TResult>
     private int _completed;
     private int _failed;
     private Exception? _firstError;
+
+    /// <summary>What one call of the process function gave: its results (list-returning shape), or what it threw.</summary>
+    private readonly record struct CallResult(IReadOnlyList<TResult>? Results, Exception? Error);
 
     /// <summary>Creates a worker of <paramref name="pipeline"/>.</summary>
     public Worker(Pipeline<TRecord, TResult> pipeline) => _pipeline = pipeline;
@@ -101,25 +105,8 @@ internal sealed class Worker<TRecord, TResult>
 
                 long started = time.GetTimestamp();
                 counters.Busy.Enter(counters.MicrosecondsAt(started));
-                IReadOnlyList<TResult>? results = null;
-                Exception? error = null;
-                try
-                {
-                    if (_pipeline.ProcessEach is { } processEach)
-                    {
-                        await processEach(batch, _pipeline.ProcessCancellation);
-                    }
-                    else
-                    {
-                        results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
-                    }
-                }
-                catch (Exception e)
-                {
-                    error = e;
-                }
-
-                if (!Settle(batch, results, error, isolating: _pipeline.IsolateFailures))
+                var call = await CallAsync(batch);
+                if (!Settle(batch, call.Results, call.Error, isolating: _pipeline.IsolateFailures))
                 {
                     await IsolateAsync(batch, batch.GatherUnsettled()); // the failure path: may allocate
                 }
@@ -273,27 +260,33 @@ internal sealed class Worker<TRecord, TResult>
     private async ValueTask RunPartAsync(Batch<TRecord, TResult> batch, int start, int count)
     {
         batch.SetWindow(start, count);
-        IReadOnlyList<TResult>? results = null;
-        Exception? error = null;
+        var call = await CallAsync(batch);
+        if (!Settle(batch, call.Results, call.Error, isolating: count > 1))
+        {
+            await IsolateAsync(batch, batch.GatherUnsettled());
+        }
+    }
+
+    /// <summary>
+    /// Runs the process function on the batch's window once. The pooling builder reuses the state machine of a call
+    /// that suspends, so a steady-state batch allocates nothing here either.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<CallResult> CallAsync(Batch<TRecord, TResult> batch)
+    {
         try
         {
             if (_pipeline.ProcessEach is { } processEach)
             {
                 await processEach(batch, _pipeline.ProcessCancellation);
+                return default;
             }
-            else
-            {
-                results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
-            }
+
+            return new CallResult(await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation), null);
         }
         catch (Exception e)
         {
-            error = e;
-        }
-
-        if (!Settle(batch, results, error, isolating: count > 1))
-        {
-            await IsolateAsync(batch, batch.GatherUnsettled());
+            return new CallResult(null, e);
         }
     }
 

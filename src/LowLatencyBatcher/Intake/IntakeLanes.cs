@@ -29,34 +29,10 @@ internal sealed class IntakeLanes<T>
     public bool IsClosed => _lanes[^1].IsClosed;
 
     /// <summary>Items ever accepted, over all lanes.</summary>
-    public long AcceptedCount
-    {
-        get
-        {
-            long sum = 0;
-            foreach (var lane in _lanes)
-            {
-                sum += lane.AcceptedCount;
-            }
-
-            return sum;
-        }
-    }
+    public long AcceptedCount => Total(static lane => lane.AcceptedCount);
 
     /// <summary>Items accepted but not yet drained, over all lanes; a snapshot.</summary>
-    public long WaitingCount
-    {
-        get
-        {
-            long sum = 0;
-            foreach (var lane in _lanes)
-            {
-                sum += lane.WaitingCount;
-            }
-
-            return sum;
-        }
-    }
+    public long WaitingCount => Total(static lane => lane.WaitingCount);
 
     /// <summary>Whether every lane was closed and drained (the consumer only).</summary>
     public bool IsDrainedAfterClose
@@ -90,6 +66,17 @@ internal sealed class IntakeLanes<T>
 
             return false;
         }
+    }
+
+    private long Total(Func<IntakeRing<T>, long> measure)
+    {
+        long sum = 0;
+        foreach (var lane in _lanes)
+        {
+            sum += measure(lane);
+        }
+
+        return sum;
     }
 
     /// <summary>Refuses every later offer, on every lane. <see cref="IsClosed"/> turns true only with the last lane.</summary>
