@@ -13,32 +13,32 @@ namespace LowLatencyBatcher.Hosting;
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class BatcherHostedService<TRecord, TResult> : IHostedService
 {
+    private readonly HostedBatcher<TRecord, TResult> _hosted;
     private readonly DynamicBatcher<TRecord, TResult> _batcher;
     private readonly BatcherRegistration _registration;
-    private readonly BatcherOptions _options;
     private readonly ILogger _logger;
 
-    public BatcherHostedService(
-        DynamicBatcher<TRecord, TResult> batcher, BatcherRegistration registration, BatcherOptions options, ILoggerFactory loggerFactory)
+    public BatcherHostedService(HostedBatcher<TRecord, TResult> hosted, BatcherRegistration registration, ILoggerFactory loggerFactory)
     {
-        _batcher = batcher;
+        _hosted = hosted;
+        _batcher = hosted.Batcher;
         _registration = registration;
-        _options = options;
         _logger = loggerFactory.CreateLogger(BatcherLog.Category);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _batcher.StartAsync(cancellationToken).ConfigureAwait(false);
+        BatcherOptions options = _hosted.Current;
         BatcherLog.Started(
             _logger,
             _registration.Name,
-            _options.TargetBatchTokens ?? _options.TargetBatchCost,
-            _options.MinBatchSize,
-            _options.MaxBatchSize,
-            _options.BatchTimeout,
-            _options.MaxQueueSize,
-            _options.Workers);
+            options.TargetBatchTokens ?? options.TargetBatchCost,
+            options.MinBatchSize,
+            options.MaxBatchSize,
+            options.BatchTimeout,
+            options.MaxQueueSize,
+            options.Workers);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -68,6 +68,19 @@ internal sealed class BatcherHostedService<TRecord, TResult> : IHostedService
 
         BatchStats stats = _batcher.Stats;
         BatcherLog.Stopped(
-            _logger, _registration.Name, stats.TotalBatches, stats.TotalCompleted, stats.TotalFailed, stats.TotalCancelled, stats.Utilization);
+            _logger,
+            _registration.Name,
+            stats.TotalBatches,
+            BatchReasons(stats),
+            stats.TotalCompleted,
+            stats.TotalFailed,
+            stats.TotalCancelled,
+            stats.TotalTimedOut,
+            stats.Utilization);
     }
+
+    /// <summary>The batch counts by why the batches were sent, for example <c>full 0, budget 2, size 10, …</c>.</summary>
+    internal static string BatchReasons(in BatchStats stats) => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"full {stats.FullBatches}, budget {stats.BudgetBatches}, size {stats.SizeBatches}, eager {stats.EagerBatches}, timeout {stats.TimeoutBatches}, shutdown {stats.ShutdownBatches}");
 }

@@ -21,7 +21,10 @@ public sealed class BatcherMetrics : IBatchObserver, IDisposable
     /// <summary>The tag that names the batcher on every measurement.</summary>
     public const string BatcherNameTag = "batcher.name";
 
-    /// <summary>The tag of <c>lowlatencybatcher.records.completed</c>: <c>succeeded</c>, <c>failed</c> or <c>cancelled</c>.</summary>
+    /// <summary>
+    /// The tag of <c>lowlatencybatcher.records.completed</c>: <c>succeeded</c>, <c>failed</c>, <c>cancelled</c> or
+    /// <c>timed_out</c>.
+    /// </summary>
     public const string OutcomeTag = "lowlatencybatcher.outcome";
 
     /// <summary>The tag of the per-batch instruments that says why the batch was sent (<see cref="DispatchReason"/>, lower case).</summary>
@@ -46,6 +49,7 @@ public sealed class BatcherMetrics : IBatchObserver, IDisposable
     private readonly KeyValuePair<string, object?>[] _succeededTags;
     private readonly KeyValuePair<string, object?>[] _failedTags;
     private readonly KeyValuePair<string, object?>[] _cancelledTags;
+    private readonly KeyValuePair<string, object?>[] _timedOutTags;
     private readonly Counter<long> _batches;
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<long> _batchCost;
@@ -68,6 +72,7 @@ public sealed class BatcherMetrics : IBatchObserver, IDisposable
         _succeededTags = [_nameTag, new(OutcomeTag, "succeeded")];
         _failedTags = [_nameTag, new(OutcomeTag, "failed")];
         _cancelledTags = [_nameTag, new(OutcomeTag, "cancelled")];
+        _timedOutTags = [_nameTag, new(OutcomeTag, "timed_out")];
 
         _batches = _meter.CreateCounter<long>(
             "lowlatencybatcher.batches", "{batch}", "Batches the process function ran.");
@@ -91,7 +96,8 @@ public sealed class BatcherMetrics : IBatchObserver, IDisposable
             "lowlatencybatcher.records.submitted", ObserveSubmitted, "{record}", "Records accepted by a submit.");
         _meter.CreateObservableCounter(
             "lowlatencybatcher.records.completed", ObserveCompleted, "{record}",
-            "Records whose task finished, by outcome (succeeded, failed with their batch's exception, cancelled).");
+            "Records whose task finished, by outcome (succeeded; failed with their batch's exception; cancelled; " +
+            "timed_out before a worker took them).");
         _meter.CreateObservableGauge(
             "lowlatencybatcher.utilization", ObserveUtilization, "1",
             "Share of the running time during which at least one worker was inside the process function.");
@@ -179,10 +185,11 @@ public sealed class BatcherMetrics : IBatchObserver, IDisposable
         if (_stats is { } stats)
         {
             BatchStats snapshot = stats();
-            long succeeded = snapshot.TotalCompleted - snapshot.TotalFailed - snapshot.TotalCancelled;
+            long succeeded = snapshot.TotalCompleted - snapshot.TotalFailed - snapshot.TotalCancelled - snapshot.TotalTimedOut;
             yield return new Measurement<long>(Math.Max(0, succeeded), _succeededTags);
             yield return new Measurement<long>(snapshot.TotalFailed, _failedTags);
             yield return new Measurement<long>(snapshot.TotalCancelled, _cancelledTags);
+            yield return new Measurement<long>(snapshot.TotalTimedOut, _timedOutTags);
         }
     }
 

@@ -10,6 +10,9 @@ namespace LowLatencyBatcher.Hosting;
 /// <remarks>
 /// The defaults are the core's. Every value is checked when the host starts, by the same rules the batcher's
 /// constructor applies; a bad value stops the start with a message that names the batcher and the option.
+/// When the options change while the host runs (a configuration reload), the batcher follows them from its next
+/// batch; see <see cref="BatcherServiceCollectionExtensions.AddTokenBatcher{TRecord, TResult}"/> for which options
+/// can change live and what happens to a refused change.
 /// Code-only settings (estimator functions) have no place here: let records estimate themselves through
 /// <see cref="ITokenEstimator"/> or <see cref="ICostEstimator"/>, or pass the estimate at submit.
 /// </remarks>
@@ -56,6 +59,48 @@ public sealed class BatcherOptions
     /// <summary>Whether to pin the packing thread to one CPU. See <see cref="DynamicBatcherOptions{TRecord}.PinPackingThread"/>.</summary>
     public bool PinPackingThread { get; set; } = CoreDefaults.PinPackingThread;
 
+    /// <summary>
+    /// How a batch's cost follows from its records' costs: <c>Sum</c> or <c>Padded</c>. See
+    /// <see cref="DynamicBatcherOptions{TRecord}.CostModel"/>.
+    /// </summary>
+    public CostModel CostModel { get; set; } = CoreDefaults.CostModel;
+
+    /// <summary>A fixed cost added to every batch. See <see cref="DynamicBatcherOptions{TRecord}.PerBatchCost"/>.</summary>
+    public int PerBatchCost { get; set; } = CoreDefaults.PerBatchCost;
+
+    /// <summary>
+    /// What a submit does when the queue is full: <c>Wait</c> or <c>Reject</c>. See
+    /// <see cref="DynamicBatcherOptions{TRecord}.QueueFullMode"/>.
+    /// </summary>
+    public QueueFullMode QueueFullMode { get; set; } = CoreDefaults.QueueFullMode;
+
+    /// <summary>
+    /// How long a record may wait for a worker when its submit gives no timeout; null for no limit. See
+    /// <see cref="DynamicBatcherOptions{TRecord}.DefaultTimeout"/>.
+    /// </summary>
+    public TimeSpan? DefaultTimeout { get; set; } = CoreDefaults.DefaultTimeout;
+
+    /// <summary>
+    /// Whether a failing batch is retried in halves so that only the records that fail alone get the exception. See
+    /// <see cref="DynamicBatcherOptions{TRecord}.IsolateFailures"/>.
+    /// </summary>
+    public bool IsolateFailures { get; set; } = CoreDefaults.IsolateFailures;
+
+    /// <summary>The number of priority lanes. See <see cref="DynamicBatcherOptions{TRecord}.PriorityLanes"/>.</summary>
+    public int PriorityLanes { get; set; } = CoreDefaults.PriorityLanes;
+
+    /// <summary>
+    /// With several lanes, how long a record waits before it goes first whatever its lane. See
+    /// <see cref="DynamicBatcherOptions{TRecord}.PriorityAging"/>.
+    /// </summary>
+    public TimeSpan PriorityAging { get; set; } = CoreDefaults.PriorityAging;
+
+    /// <summary>
+    /// Upper bounds of the cost buckets, strictly ascending (in configuration: <c>"CostBuckets": [64, 256, 1024]</c>);
+    /// null or empty for one bucket. See <see cref="DynamicBatcherOptions{TRecord}.CostBuckets"/>.
+    /// </summary>
+    public IReadOnlyList<int>? CostBuckets { get; set; }
+
     /// <summary>Builds the core options of a token batcher from these values.</summary>
     /// <typeparam name="TRecord">The record type.</typeparam>
     /// <param name="observer">Receives a report after every processed batch; may be null.</param>
@@ -73,6 +118,14 @@ public sealed class BatcherOptions
         PrefetchBatches = PrefetchBatches,
         Workers = Workers,
         PinPackingThread = PinPackingThread,
+        CostModel = CostModel,
+        PerBatchCost = PerBatchCost,
+        QueueFullMode = QueueFullMode,
+        DefaultTimeout = DefaultTimeout,
+        IsolateFailures = IsolateFailures,
+        PriorityLanes = PriorityLanes,
+        PriorityAging = PriorityAging,
+        CostBuckets = CostBuckets?.ToArray(),
         Observer = observer,
         TimeProvider = timeProvider ?? TimeProvider.System,
     };
@@ -109,6 +162,14 @@ public sealed class BatcherOptions
             PrefetchBatches = PrefetchBatches,
             Workers = Workers,
             PinPackingThread = PinPackingThread,
+            CostModel = CostModel,
+            PerBatchCost = PerBatchCost,
+            QueueFullMode = QueueFullMode,
+            DefaultTimeout = DefaultTimeout,
+            IsolateFailures = IsolateFailures,
+            PriorityLanes = PriorityLanes,
+            PriorityAging = PriorityAging,
+            CostBuckets = CostBuckets?.ToArray(),
             Observer = observer,
             TimeProvider = timeProvider ?? TimeProvider.System,
         };

@@ -5,7 +5,9 @@ namespace LowLatencyBatcher.Hosting;
 /// <summary>
 /// Checks the <see cref="BatcherOptions"/> of one registered batcher by the core's own rules: it builds the core
 /// options and a batcher from them (which does the checking, allocates little and starts nothing), and turns the
-/// exception that names the broken rule into a validation failure that also names the batcher.
+/// exception that names the broken rule into a validation failure that also names the batcher. It runs when the host
+/// starts and whenever the options are read afresh after a change, so a running batcher never takes values it
+/// would have refused at creation.
 /// </summary>
 internal sealed class BatcherOptionsValidator<TRecord, TResult>(BatcherRegistration registration) : IValidateOptions<BatcherOptions>
 {
@@ -29,10 +31,7 @@ internal sealed class BatcherOptionsValidator<TRecord, TResult>(BatcherRegistrat
         }
         catch (ArgumentException error)
         {
-            return ValidateOptionsResult.Fail($"Batcher '{registration.Name}': {OneLine(error.Message)}");
+            return ValidateOptionsResult.Fail($"Batcher '{registration.Name}': {BatcherLog.OneLine(error.Message)}");
         }
     }
-
-    // ArgumentOutOfRangeException appends "(Parameter 'X')" and "Actual value was N." on their own lines; keep them on one.
-    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
 }

@@ -29,6 +29,19 @@ public static class BatcherServiceCollectionExtensions
     /// in code (<c>.Configure(o =&gt; o.Workers = 2)</c>).
     /// </returns>
     /// <exception cref="InvalidOperationException">A batcher of these types, or one with this name, is already registered.</exception>
+    /// <remarks>
+    /// The batcher follows changes of its options while it runs (a reload of the configuration section it is bound
+    /// to), from its next batch on. A change is validated like the options at start; one that breaks a rule is
+    /// refused whole and logged (<see cref="BatcherEventIds.ReconfigurationRefused"/>), and the batcher keeps its
+    /// configuration. Of a valid change, the live options apply (<see cref="BatcherOptions.TargetBatchCost"/>,
+    /// <see cref="BatcherOptions.TargetBatchTokens"/>, the default costs, the batch sizes, <see cref="BatcherOptions.BatchTimeout"/>,
+    /// <see cref="BatcherOptions.CostModel"/>, <see cref="BatcherOptions.PerBatchCost"/>, <see cref="BatcherOptions.QueueFullMode"/>,
+    /// <see cref="BatcherOptions.DefaultTimeout"/>, <see cref="BatcherOptions.IsolateFailures"/>;
+    /// <see cref="BatcherEventIds.Reconfigured"/>), while the creation-only ones (<see cref="BatcherOptions.MaxQueueSize"/>,
+    /// <see cref="BatcherOptions.PrefetchBatches"/>, <see cref="BatcherOptions.Workers"/>, <see cref="BatcherOptions.PinPackingThread"/>,
+    /// <see cref="BatcherOptions.PriorityLanes"/>, <see cref="BatcherOptions.PriorityAging"/>, <see cref="BatcherOptions.CostBuckets"/>)
+    /// keep the values the batcher was created with until the next start (<see cref="BatcherEventIds.RestartRequired"/>).
+    /// </remarks>
     public static OptionsBuilder<BatcherOptions> AddTokenBatcher<TRecord, TResult>(
         this IServiceCollection services, Func<IServiceProvider, ProcessFn<TRecord, TResult>> processFn, string? name = null)
     {
@@ -40,7 +53,9 @@ public static class BatcherServiceCollectionExtensions
     /// <summary>
     /// Registers a <see cref="DynamicBatcher{TRecord, TResult}"/> as a singleton, with <see cref="BatcherOptions"/>
     /// named <paramref name="name"/>, metrics, logging, and a hosted service that starts it with the host and drains
-    /// it on shutdown. The options are validated when the host starts; the token-only options must stay unset.
+    /// it on shutdown. The options are validated when the host starts; the token-only options must stay unset. Changes
+    /// of the options are followed while it runs, as described for
+    /// <see cref="AddTokenBatcher{TRecord, TResult}"/>.
     /// </summary>
     /// <typeparam name="TRecord">The record type.</typeparam>
     /// <typeparam name="TResult">The result type.</typeparam>
@@ -85,10 +100,10 @@ public static class BatcherServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<BatcherOptions>>(new BatcherOptionsValidator<TRecord, TResult>(registration));
 
         services.AddSingleton(provider => CreateBatcher(provider, registration, processFn));
+        services.AddSingleton(provider => provider.GetRequiredService<HostedBatcher<TRecord, TResult>>().Batcher);
         services.AddHostedService(provider => new BatcherHostedService<TRecord, TResult>(
-            provider.GetRequiredService<DynamicBatcher<TRecord, TResult>>(),
+            provider.GetRequiredService<HostedBatcher<TRecord, TResult>>(),
             registration,
-            provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(name),
             LoggerFactory(provider)));
 
         return services.AddOptions<BatcherOptions>(name).ValidateOnStart();
@@ -97,13 +112,14 @@ public static class BatcherServiceCollectionExtensions
     private static ILoggerFactory LoggerFactory(IServiceProvider provider) =>
         provider.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
 
-    private static DynamicBatcher<TRecord, TResult> CreateBatcher<TRecord, TResult>(
+    private static HostedBatcher<TRecord, TResult> CreateBatcher<TRecord, TResult>(
         IServiceProvider provider, BatcherRegistration registration, Func<IServiceProvider, ProcessFn<TRecord, TResult>> processFn)
     {
         BatcherOptions options = provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(registration.Name);
         TimeProvider timeProvider = provider.GetService<TimeProvider>() ?? TimeProvider.System;
         var metrics = new BatcherMetrics(registration.Name, provider.GetRequiredService<IMeterFactory>(), timeProvider);
-        var observer = new HostedBatchObserver(metrics, LoggerFactory(provider).CreateLogger(BatcherLog.Category));
+        ILogger logger = LoggerFactory(provider).CreateLogger(BatcherLog.Category);
+        var observer = new HostedBatchObserver(metrics, logger);
         ProcessFn<TRecord, TResult> process = processFn(provider)
             ?? throw new InvalidOperationException($"The process function factory of batcher '{registration.Name}' returned null.");
 
@@ -111,6 +127,14 @@ public static class BatcherServiceCollectionExtensions
             ? new TokenBatcher<TRecord, TResult>(process, options.ToTokenBatcherOptions<TRecord>(observer, timeProvider))
             : new DynamicBatcher<TRecord, TResult>(process, options.ToDynamicBatcherOptions<TRecord>(observer, timeProvider));
         metrics.Observe(batcher);
-        return batcher;
+        return new HostedBatcher<TRecord, TResult>(
+            registration,
+            batcher,
+            options,
+            provider.GetRequiredService<IOptionsFactory<BatcherOptions>>(),
+            provider.GetServices<IOptionsChangeTokenSource<BatcherOptions>>(),
+            observer,
+            timeProvider,
+            logger);
     }
 }

@@ -64,15 +64,26 @@ public static class EmbeddingsServer
 
         // The model and its runner are built only when the batcher asks for the process function (at start).
         services.AddSingleton(provider => new DemoEncoder(provider.GetRequiredService<DemoEncoderOptions>()));
-        services.AddSingleton(provider => new TokenBatchRunner(provider.GetRequiredService<DemoEncoder>(), new TokenBatchRunnerOptions
+        // The runner's buffers are sized for the batch size at start; the batcher follows configuration reloads, so a
+        // later Batcher:MaxBatchSize above that size is refused (logged, the running value stays) until a restart.
+        services.AddSingleton<RunnerCapacity>();
+        services.AddSingleton(provider =>
         {
-            Device = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Device,
-            MaxBatchSize = provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(BatcherName).MaxBatchSize,
-        }));
+            int maxBatchSize = provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(BatcherName).MaxBatchSize;
+            provider.GetRequiredService<RunnerCapacity>().MaxBatchSize = maxBatchSize;
+            return new TokenBatchRunner(provider.GetRequiredService<DemoEncoder>(), new TokenBatchRunnerOptions
+            {
+                Device = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Device,
+                MaxBatchSize = maxBatchSize,
+            });
+        });
         services.TryAddSingleton<ProcessFn<TokenSequence, float[]>>(provider => provider.GetRequiredService<TokenBatchRunner>().ProcessAsync);
         services.AddTokenBatcher<TokenSequence, float[]>(
                 provider => provider.GetRequiredService<ProcessFn<TokenSequence, float[]>>(), BatcherName)
-            .BindConfiguration(BatcherSection);
+            .BindConfiguration(BatcherSection)
+            .Validate<RunnerCapacity>(
+                (options, capacity) => capacity.MaxBatchSize is not int limit || options.MaxBatchSize <= limit,
+                "Batcher:MaxBatchSize cannot grow past the batch size the model runner was created for; restart the server to raise it.");
 
         services.AddProblemDetails();
         services.AddHealthChecks().AddCheck<BatcherHealthCheck>("batcher");
@@ -90,5 +101,18 @@ public static class EmbeddingsServer
         app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync);
         app.MapHealthChecks("/healthz");
         app.MapPrometheusScrapingEndpoint("/metrics");
+    }
+}
+
+/// <summary>The batch size the model runner was created for, once it exists (a stand-in model has no such limit).</summary>
+internal sealed class RunnerCapacity
+{
+    private int _maxBatchSize;
+
+    /// <summary>The runner's largest batch, or null before it was created.</summary>
+    public int? MaxBatchSize
+    {
+        get => Volatile.Read(ref _maxBatchSize) is > 0 and var size ? size : null;
+        set => Volatile.Write(ref _maxBatchSize, value ?? 0);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LowLatencyBatcher.Hosting.Tests;
@@ -95,7 +96,7 @@ public sealed class MetricsTests
         Assert.Equal(0, depth.LastMeasurement!.Value);
         var byOutcome = completed.GetMeasurementSnapshot()
             .ToDictionary(m => (string)m.Tags[BatcherMetrics.OutcomeTag]!, m => m.Value);
-        Assert.Equal(new Dictionary<string, long> { ["succeeded"] = 6, ["failed"] = 0, ["cancelled"] = 1 }, byOutcome);
+        Assert.Equal(new Dictionary<string, long> { ["succeeded"] = 6, ["failed"] = 0, ["cancelled"] = 1, ["timed_out"] = 0 }, byOutcome);
         Assert.InRange(utilization.LastMeasurement!.Value, double.Epsilon, 1.0);
         Assert.Equal("1", utilization.Instrument!.Unit);
         await host.StopAsync().WaitAsync(TestHosts.Bound);
@@ -130,11 +131,89 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task Batches_are_counted_by_why_they_were_sent_as_in_the_statistics()
+    {
+        var clock = new FakeTimeProvider();
+        var builder = TestHosts.Builder();
+        builder.Services.AddSingleton<TimeProvider>(clock);
+        builder.Services.AddDynamicBatcher<string, int>(_ => (batch, _) => ValueTask.FromResult<IReadOnlyList<int>>(batch.Select(s => s.Length).ToArray()))
+            .Configure(o => (o.TargetBatchCost, o.MaxBatchSize, o.MinBatchSize, o.BatchTimeout, o.PinPackingThread) = (10, 3, 3, TimeSpan.FromMinutes(1), false));
+        using var host = builder.Build();
+        using var batches = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), Meter, "lowlatencybatcher.batches");
+        await host.StartAsync().WaitAsync(TestHosts.Bound);
+        var batcher = host.Services.GetRequiredService<DynamicBatcher<string, int>>();
+
+        Assert.Equal(1, await batcher.SubmitAsync("a", estimatedCost: 10).AsTask().WaitAsync(TestHosts.Bound)); // full: cost 10 of 10
+        Assert.Equal([1, 2, 3], await batcher.SubmitManyAsync(["a", "bb", "ccc"]).WaitAsync(TestHosts.Bound)); // size: 3 of 3 records
+        Task<int> first = batcher.SubmitAsync("a", estimatedCost: 6).AsTask();
+        Task<int> second = batcher.SubmitAsync("bb", estimatedCost: 6).AsTask();
+        Assert.Equal(1, await first.WaitAsync(TestHosts.Bound)); // budget: 6 + 6 would exceed 10
+        TestHosts.WaitUntil(() => batcher.Stats.QueueDepth == 0, "the second record waits in the open batch");
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(2, await second.WaitAsync(TestHosts.Bound)); // timeout: a minute since it came
+        Task<int> last = batcher.SubmitAsync("ccc").AsTask();
+        TestHosts.WaitUntil(() => batcher.Stats.QueueDepth == 0, "the last record waits in the open batch");
+        await host.StopAsync().WaitAsync(TestHosts.Bound);
+        Assert.Equal(3, await last.WaitAsync(TestHosts.Bound)); // shutdown: the stop flushed it
+
+        await batches.WaitForMeasurementsAsync(5, TestHosts.Bound);
+        var counted = batches.GetMeasurementSnapshot()
+            .GroupBy(m => (string)m.Tags[BatcherMetrics.DispatchReasonTag]!)
+            .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
+        Assert.Equal(new Dictionary<string, long> { ["full"] = 1, ["size"] = 1, ["budget"] = 1, ["timeout"] = 1, ["shutdown"] = 1 }, counted);
+        BatchStats stats = batcher.Stats;
+        Assert.Equal(
+            (1L, 1L, 1L, 0L, 1L, 1L),
+            (stats.FullBatches, stats.BudgetBatches, stats.SizeBatches, stats.EagerBatches, stats.TimeoutBatches, stats.ShutdownBatches));
+        Assert.Contains(
+            "5 batch(es) (full 1, budget 1, size 1, eager 0, timeout 1, shutdown 1)",
+            host.Services.GetFakeLogCollector().HostingRecords().Single(r => r.Id.Id == 3).Message);
+    }
+
+    [Fact]
+    public async Task Records_whose_timeout_passed_are_counted_as_timed_out()
+    {
+        var clock = new FakeTimeProvider();
+        var gate = new GatedLengths();
+        var builder = TestHosts.Builder(new Dictionary<string, string?>
+        {
+            ["Batcher:MaxBatchSize"] = "1", ["Batcher:DefaultTimeout"] = "00:00:01", ["Batcher:PinPackingThread"] = "false",
+        });
+        builder.Services.AddSingleton<TimeProvider>(clock);
+        builder.Services.AddTokenBatcher<string, int>(_ => gate.ProcessAsync).BindConfiguration("Batcher");
+        using var host = builder.Build();
+        using var completed = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), Meter, "lowlatencybatcher.records.completed");
+        await host.StartAsync().WaitAsync(TestHosts.Bound);
+        var batcher = host.Services.GetRequiredService<TokenBatcher<string, int>>();
+
+        Task<int> running = batcher.SubmitAsync("in the model").AsTask();
+        TestHosts.WaitUntil(() => gate.Entered == 1, "the first record is inside the process function");
+        Task<int>[] waiting = [batcher.SubmitAsync("late").AsTask(), batcher.SubmitAsync("later").AsTask()];
+        clock.Advance(TimeSpan.FromSeconds(2)); // past the default timeout of the two waiting records, not of the running one
+        foreach (var task in waiting)
+        {
+            await Assert.ThrowsAsync<TimeoutException>(() => task.WaitAsync(TestHosts.Bound));
+        }
+
+        gate.Open();
+        Assert.Equal(12, await running.WaitAsync(TestHosts.Bound));
+        TestHosts.WaitUntil(() => batcher.Stats.TotalCompleted == 3, "the statistics count every record");
+        completed.RecordObservableInstruments();
+        var byOutcome = completed.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags[BatcherMetrics.OutcomeTag]!, m => m.Value);
+        Assert.Equal(new Dictionary<string, long> { ["succeeded"] = 1, ["failed"] = 0, ["cancelled"] = 0, ["timed_out"] = 2 }, byOutcome);
+        Assert.Equal([1], gate.BatchSizes); // the timed-out records never reached the process function
+
+        await host.StopAsync().WaitAsync(TestHosts.Bound);
+        Assert.Contains("0 cancelled, 2 timed out", host.Services.GetFakeLogCollector().HostingRecords().Single(r => r.Id.Id == 3).Message);
+    }
+
+    [Fact]
     public async Task Without_dependency_injection_the_metrics_attach_to_a_batcher_by_hand()
     {
         using var metrics = new BatcherMetrics("manual");
         using var batchSizes = new MetricCollector<int>((object?)null, Meter, "lowlatencybatcher.batch.size");
         using var submitted = new MetricCollector<long>((object?)null, Meter, "lowlatencybatcher.records.submitted");
+        using var batches = new MetricCollector<long>((object?)null, Meter, "lowlatencybatcher.batches");
         await using var batcher = new DynamicBatcher<string, int>(
             (batch, _) => ValueTask.FromResult<IReadOnlyList<int>>(batch.Select(s => s.Length).ToArray()),
             new DynamicBatcherOptions<string> { Observer = metrics });
@@ -145,6 +224,8 @@ public sealed class MetricsTests
         await batchSizes.WaitForMeasurementsAsync(1, TestHosts.Bound);
         // The global listener sees every meter of this name in the process: pick this batcher's measurements.
         Assert.Contains(batchSizes.GetMeasurementSnapshot(), m => m.Value == 1 && m.Tags[BatcherMetrics.BatcherNameTag] is "manual");
+        // A lone record with an idle worker goes at once (MinBatchSize 1 by default).
+        Assert.Contains(batches.GetMeasurementSnapshot(), m => m.Tags[BatcherMetrics.BatcherNameTag] is "manual" && m.Tags[BatcherMetrics.DispatchReasonTag] is "eager");
         submitted.RecordObservableInstruments();
         Assert.Contains(submitted.GetMeasurementSnapshot(), m => m.Value == 1 && m.Tags[BatcherMetrics.BatcherNameTag] is "manual");
     }

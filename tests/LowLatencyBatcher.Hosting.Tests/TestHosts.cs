@@ -24,6 +24,14 @@ internal static class TestHosts
         return builder;
     }
 
+    /// <summary>A builder whose configuration is a <see cref="ReloadableConfiguration"/> the test can change and reload.</summary>
+    public static HostApplicationBuilder Builder(ReloadableConfiguration configuration)
+    {
+        var builder = Builder();
+        ((IConfigurationBuilder)builder.Configuration).Add(configuration);
+        return builder;
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <see cref="Bound"/>.</summary>
     public static void WaitUntil(Func<bool> condition, string what)
     {
@@ -77,4 +85,45 @@ internal sealed class GatedLengths
         await _gate.Task.WaitAsync(IgnoreCancellation ? CancellationToken.None : cancellationToken);
         return lengths;
     }
+}
+
+/// <summary>An in-memory configuration source whose values a test changes, then reloads as a changed file would be.</summary>
+internal sealed class ReloadableConfiguration : ConfigurationProvider, IConfigurationSource
+{
+    public ReloadableConfiguration(IDictionary<string, string?> initial)
+    {
+        foreach (var (key, value) in initial)
+        {
+            Data[key] = value;
+        }
+    }
+
+    public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
+
+    /// <summary>Sets (or, with a null value, removes) the given keys, then signals a reload to every listener.</summary>
+    public void Change(IDictionary<string, string?> changes)
+    {
+        foreach (var (key, value) in changes)
+        {
+            if (value is null)
+            {
+                Data.Remove(key);
+            }
+            else
+            {
+                Data[key] = value;
+            }
+        }
+
+        OnReload();
+    }
+
+    /// <summary>
+    /// Changes to values the options refuse. The options monitor, which reads the options afresh on every reload too,
+    /// rethrows that failure to whoever triggered the reload (wrapped by each change token it passed through); the
+    /// batcher has logged and ignored it by then.
+    /// </summary>
+    /// <returns>The failure the monitor rethrew.</returns>
+    public Exception ChangeRefused(IDictionary<string, string?> changes) =>
+        Assert.Single(Assert.Throws<AggregateException>(() => Change(changes)).Flatten().InnerExceptions);
 }
