@@ -98,6 +98,9 @@ public sealed class BatcherMetrics : IBatchObserver, IDisposable
             "lowlatencybatcher.records.completed", ObserveCompleted, "{record}",
             "Records whose task finished, by outcome (succeeded; failed with their batch's exception; cancelled; " +
             "timed_out before a worker took them).");
+        _meter.CreateObservableCounter(
+            "lowlatencybatcher.records.rejected", ObserveRejected, "{record}",
+            "Submits refused at once because the queue was full (QueueFullMode.Reject); never accepted.");
         _meter.CreateObservableGauge(
             "lowlatencybatcher.utilization", ObserveUtilization, "1",
             "Share of the running time during which at least one worker was inside the process function.");
@@ -177,6 +180,14 @@ public sealed class BatcherMetrics : IBatchObserver, IDisposable
         if (_stats is { } stats)
         {
             yield return new Measurement<long>(stats().TotalSubmitted, _nameTag);
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveRejected()
+    {
+        if (_stats is { } stats)
+        {
+            yield return new Measurement<long>(stats().TotalRejected, _nameTag);
         }
     }
 

@@ -18,6 +18,9 @@ public readonly record struct BatchStats
     /// <summary>Completed records whose timeout passed before a worker took them (they got <see cref="TimeoutException"/>).</summary>
     public long TotalTimedOut { get; init; }
 
+    /// <summary>Submits refused because the queue was full (<see cref="QueueFullMode.Reject"/>); not counted as submitted.</summary>
+    public long TotalRejected { get; init; }
+
     /// <summary>Batches sent because their cost reached the target (or a lone record exceeded it).</summary>
     public long FullBatches { get; init; }
 

@@ -356,10 +356,11 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         }
     }
 
-    private static void ThrowIfRejecting(BatcherSettings<TRecord> settings, in IntakeItem<TRecord, TResult> item)
+    private void ThrowIfRejecting(BatcherSettings<TRecord> settings, in IntakeItem<TRecord, TResult> item)
     {
         if (settings.QueueFullMode == QueueFullMode.Reject)
         {
+            _counters.AddRejected();
             item.Completion.Discard();
             throw new QueueFullException(settings.MaxQueueSize);
         }

@@ -229,4 +229,45 @@ public sealed class MetricsTests
         submitted.RecordObservableInstruments();
         Assert.Contains(submitted.GetMeasurementSnapshot(), m => m.Value == 1 && m.Tags[BatcherMetrics.BatcherNameTag] is "manual");
     }
+
+    [Fact]
+    public async Task Submits_refused_by_a_full_queue_are_counted()
+    {
+        using var metrics = new BatcherMetrics("rejecting");
+        using var rejected = new MetricCollector<long>((object?)null, Meter, "lowlatencybatcher.records.rejected");
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var batcher = new DynamicBatcher<string, int>(
+            async (batch, _) =>
+            {
+                await gate.Task;
+                return batch.Select(s => s.Length).ToArray();
+            },
+            new DynamicBatcherOptions<string>
+            {
+                Observer = metrics, MaxQueueSize = 1, MaxBatchSize = 1, PrefetchBatches = 1, QueueFullMode = QueueFullMode.Reject,
+            });
+        metrics.Observe(batcher);
+        await batcher.StartAsync();
+        var accepted = new List<Task<int>>();
+        int refusals = 0;
+        for (int i = 0; i < 200 && refusals < 3; i++)
+        {
+            try
+            {
+                accepted.Add(batcher.SubmitAsync("x").AsTask());
+            }
+            catch (QueueFullException)
+            {
+                refusals++;
+            }
+
+            await Task.Delay(2);
+        }
+
+        Assert.Equal(3, refusals);
+        rejected.RecordObservableInstruments();
+        Assert.Contains(rejected.GetMeasurementSnapshot(), m => m.Value == 3 && m.Tags[BatcherMetrics.BatcherNameTag] is "rejecting");
+        gate.SetResult();
+        await Task.WhenAll(accepted).WaitAsync(TestHosts.Bound);
+    }
 }

@@ -32,6 +32,8 @@ public class ConfigurationTests
 
         Assert.NotNull(refused);
         Assert.Equal(1, refused.MaxQueueSize);
+        Assert.Equal(1, batcher.Stats.TotalRejected);
+        Assert.Equal(accepted.Count, batcher.Stats.TotalSubmitted);
         processor.Release();
         Assert.Equal(Enumerable.Range(0, accepted.Count), await Task.WhenAll(accepted).Bounded());
     }

@@ -12,6 +12,7 @@ internal sealed class BatcherCounters
     private long _failed;
     private long _cancelled;
     private long _timedOut;
+    private long _rejected;
     private readonly long[] _batchesByReason = new long[Enum.GetValues<DispatchReason>().Length];
     private long _batches;
     private long _batchRecords;
@@ -45,6 +46,9 @@ internal sealed class BatcherCounters
         Interlocked.Add(ref _cancelled, records);
         AddCompleted(records);
     }
+
+    /// <summary>Counts a submit refused because the queue was full (<see cref="QueueFullMode.Reject"/>).</summary>
+    public void AddRejected() => Interlocked.Increment(ref _rejected);
 
     /// <summary>Counts records whose deadline passed before a worker took them, and completes them.</summary>
     public void AddTimedOut(long records)
@@ -100,6 +104,7 @@ internal sealed class BatcherCounters
             TotalCancelled = Volatile.Read(ref _cancelled),
             QueueDepth = queueDepth,
             TotalTimedOut = Volatile.Read(ref _timedOut),
+            TotalRejected = Volatile.Read(ref _rejected),
             FullBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Full]),
             BudgetBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Budget]),
             SizeBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Size]),
