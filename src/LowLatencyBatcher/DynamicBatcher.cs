@@ -381,6 +381,12 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         CancellationToken cancellationToken,
         out ValueTask<TResult> result)
     {
+        if (pipeline.Intake.Line(item.Lane).HasWaiters)
+        {
+            result = default;
+            return false; // others wait for room: queue behind them (see RoomLine)
+        }
+
         switch (pipeline.Intake[item.Lane].TryEnqueue(item))
         {
             case EnqueueOutcome.Enqueued:
@@ -416,30 +422,35 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         return await result.ConfigureAwait(false);
     }
 
-    /// <summary>Waits until the intake takes the item; on failure the item's completion goes back to the pool.</summary>
+    /// <summary>
+    /// Waits in line until the intake takes the item (see <see cref="RoomLine{T}"/>); on failure the item's
+    /// completion goes back to the pool.
+    /// </summary>
     private async ValueTask WaitForRoomAsync(
         Pipeline<TRecord, TResult> pipeline, IntakeItem<TRecord, TResult> item, CancellationToken cancellationToken)
     {
+        var line = pipeline.Intake.Line(item.Lane);
+        var waiter = line.Join(item);
+        bool admitted;
         try
         {
-            while (true)
-            {
-                Task room = pipeline.Room.PrepareWait();
-                switch (pipeline.Intake[item.Lane].TryEnqueue(item))
-                {
-                    case EnqueueOutcome.Enqueued:
-                        return;
-                    case EnqueueOutcome.Closed:
-                        throw NotAccepting(pipeline);
-                }
-
-                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
+            admitted = await waiter.Admitted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (OperationCanceledException) when (line.TryLeave(waiter)) // leaves the line only if still in it
         {
             item.Completion.Discard();
             throw;
+        }
+        catch (OperationCanceledException)
+        {
+            // Too late to leave: the record was admitted (its cancellation then completes it) or refused.
+            admitted = waiter.Admitted.Task.Result;
+        }
+
+        if (!admitted)
+        {
+            item.Completion.Discard();
+            throw NotAccepting(pipeline);
         }
     }
 

@@ -84,9 +84,6 @@ internal sealed class Pipeline<TRecord, TResult>
 
     public PackingLoop<TRecord, TResult> Packer { get; }
 
-    /// <summary>Wakes submitters waiting for room in the intake.</summary>
-    public RoomSignal Room { get; } = new();
-
     /// <summary>The token passed to the process function: cancelled when a stop is aborted.</summary>
     public CancellationToken ProcessCancellation => _processCancellation.Token;
 
@@ -112,9 +109,8 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>Refuses new records and lets the run drain what it accepted. Idempotent.</summary>
     public void BeginStop()
     {
-        Intake.Close(); // an atomic OR: a full fence before the wake-ups below
-        Room.Release(); // waiting submitters retry, see the closed ring and are refused
-        Packer.Parker.Unpark();
+        Intake.Close(); // also wakes waiting submitters, who see the closed ring and are refused
+        Packer.Parker.Unpark(); // Close's atomic ORs were full fences, as Unpark requires
     }
 
     /// <summary>
@@ -165,7 +161,6 @@ internal sealed class Pipeline<TRecord, TResult>
         Volatile.Write(ref _abortError, new InvalidOperationException("The batcher's packing thread failed.", exception));
         Interlocked.Exchange(ref _aborting, 1);
         Intake.Close();
-        Room.Release();
         _processCancellation.Cancel();
     }
 

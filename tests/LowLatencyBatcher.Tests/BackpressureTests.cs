@@ -60,4 +60,46 @@ public class BackpressureTests
         Assert.Equal(Enumerable.Range(0, 500), results);
         Assert.Equal(Enumerable.Range(0, 500), processor.Batches.SelectMany(b => b));
     }
+
+    [Fact]
+    public async Task SubmitsFiredWithoutAwaitingKeepTheirOrderThroughAFullQueue()
+    {
+        var processor = new RecordingProcessor<int>();
+        await using var batcher = new DynamicBatcher<int, int>(
+            processor.ProcessAsync,
+            new DynamicBatcherOptions<int> { MaxQueueSize = 2, MaxBatchSize = 3, PrefetchBatches = 1 });
+        await batcher.StartAsync();
+        processor.Hold();
+        var tasks = Enumerable.Range(0, 300).Select(i => batcher.SubmitAsync(i).AsTask()).ToArray(); // most must wait in line
+        await Task.Delay(20);
+        Assert.True(batcher.Stats.TotalSubmitted < 300, "the queue was full: later submits had to wait for room");
+        processor.Release();
+        Assert.Equal(Enumerable.Range(0, 300), await Task.WhenAll(tasks).Bounded());
+        Assert.Equal(Enumerable.Range(0, 300), processor.Batches.SelectMany(b => b)); // in submission order
+    }
+
+    [Fact]
+    public async Task AWaitingSubmitCancelledBeforeItGetsRoomLeavesTheLineAndTheOthersKeepTheirOrder()
+    {
+        var processor = new RecordingProcessor<int>();
+        await using var batcher = new DynamicBatcher<int, int>(
+            processor.ProcessAsync,
+            new DynamicBatcherOptions<int> { MaxQueueSize = 1, MaxBatchSize = 1, PrefetchBatches = 1 });
+        await batcher.StartAsync();
+        processor.Hold();
+        using var cancel = new CancellationTokenSource();
+        var tasks = Enumerable.Range(0, 20)
+            .Select(i => batcher.SubmitAsync(i, cancellationToken: i % 5 == 4 ? cancel.Token : default).AsTask()).ToArray();
+        await Task.Delay(20);
+        cancel.Cancel();
+        processor.Release();
+        var kept = Enumerable.Range(0, 20).Where(i => i % 5 != 4).ToArray();
+        foreach (int i in Enumerable.Range(0, 20).Except(kept))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks[i]).Bounded();
+        }
+
+        Assert.Equal(kept, await Task.WhenAll(kept.Select(i => tasks[i])).Bounded());
+        Assert.Equal(kept, processor.Batches.SelectMany(b => b));
+    }
 }

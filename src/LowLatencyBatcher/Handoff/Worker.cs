@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Packing;
 
 namespace LowLatencyBatcher.Handoff;
@@ -105,8 +104,27 @@ internal sealed class Worker<TRecord, TResult>
 
                 long started = time.GetTimestamp();
                 counters.Busy.Enter(counters.MicrosecondsAt(started));
-                var call = await CallAsync(batch);
-                if (!Settle(batch, call.Results, call.Error, isolating: _pipeline.IsolateFailures))
+                // Called inline, not through CallAsync: the steady state stays free of any state machine but this
+                // loop's, and the process function runs directly in the worker's own context.
+                IReadOnlyList<TResult>? results = null;
+                Exception? error = null;
+                try
+                {
+                    if (_pipeline.ProcessEach is { } processEach)
+                    {
+                        await processEach(batch, _pipeline.ProcessCancellation);
+                    }
+                    else
+                    {
+                        results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
+                    }
+                }
+                catch (Exception e)
+                {
+                    error = e;
+                }
+
+                if (!Settle(batch, results, error, isolating: _pipeline.IsolateFailures))
                 {
                     await IsolateAsync(batch, batch.GatherUnsettled()); // the failure path: may allocate
                 }
@@ -133,7 +151,7 @@ internal sealed class Worker<TRecord, TResult>
         {
             observer.OnBatchCompleted(new BatchReport
             {
-                Records = batch.Count,
+                Records = batch.LiveCount,
                 Cost = batch.LiveCost,
                 Reason = batch.Reason,
                 Duration = _pipeline.Settings.TimeProvider.GetElapsedTime(started, ended),
@@ -188,7 +206,9 @@ internal sealed class Worker<TRecord, TResult>
             int byCaller = batch.TakeCompletedByCaller();
             _completed += byCaller;
             _failed += batch.TakeFailedByCaller();
-            if (error is not null && isolating && batch.GatherUnsettled() > 1)
+            // A call of several records that threw: retry those left without an outcome, even a single one, since
+            // it has not failed in a call of its own yet.
+            if (error is not null && isolating && batch.Count > 1 && batch.GatherUnsettled() > 0)
             {
                 return false;
             }
@@ -267,11 +287,7 @@ internal sealed class Worker<TRecord, TResult>
         }
     }
 
-    /// <summary>
-    /// Runs the process function on the batch's window once. The pooling builder reuses the state machine of a call
-    /// that suspends, so a steady-state batch allocates nothing here either.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    /// <summary>Runs the process function once on the batch's window (the isolation retries).</summary>
     private async ValueTask<CallResult> CallAsync(Batch<TRecord, TResult> batch)
     {
         try

@@ -1,21 +1,25 @@
 namespace LowLatencyBatcher.Intake;
 
 /// <summary>
-/// The intake of one run: one <see cref="IntakeRing{T}"/> per priority lane (just one without priorities). Each lane
-/// is bounded by <c>MaxQueueSize</c> on its own, so a flood of bulk records never makes an urgent submit wait for room.
+/// The intake of one run: one <see cref="IntakeRing{T}"/> per priority lane (just one without priorities), each with
+/// its <see cref="RoomLine{T}"/> of submitters waiting for room. Each lane is bounded by <c>MaxQueueSize</c> on its own,
+/// so a flood of bulk records never makes an urgent submit wait for room.
 /// </summary>
 /// <typeparam name="T">The item type.</typeparam>
 internal sealed class IntakeLanes<T>
 {
     private readonly IntakeRing<T>[] _lanes;
+    private readonly RoomLine<T>[] _lines;
 
     /// <summary>Creates <paramref name="lanes"/> rings of <paramref name="limit"/> items each.</summary>
     public IntakeLanes(int lanes, int limit)
     {
         _lanes = new IntakeRing<T>[lanes];
+        _lines = new RoomLine<T>[lanes];
         for (int i = 0; i < lanes; i++)
         {
             _lanes[i] = new IntakeRing<T>(limit);
+            _lines[i] = new RoomLine<T>(_lanes[i]);
         }
     }
 
@@ -24,6 +28,9 @@ internal sealed class IntakeLanes<T>
 
     /// <summary>The ring of lane <paramref name="lane"/> (0 is the most urgent).</summary>
     public IntakeRing<T> this[int lane] => _lanes[lane];
+
+    /// <summary>The submitters waiting for room in lane <paramref name="lane"/>.</summary>
+    public RoomLine<T> Line(int lane) => _lines[lane];
 
     /// <summary>True once <see cref="Close"/> has closed every lane.</summary>
     public bool IsClosed => _lanes[^1].IsClosed;
@@ -79,24 +86,32 @@ internal sealed class IntakeLanes<T>
         return sum;
     }
 
-    /// <summary>Refuses every later offer, on every lane. <see cref="IsClosed"/> turns true only with the last lane.</summary>
+    /// <summary>
+    /// Refuses every later offer, on every lane, and wakes every waiting submitter (each then sees the closed ring and
+    /// is refused). <see cref="IsClosed"/> turns true only with the last lane.
+    /// </summary>
     public void Close()
     {
         foreach (var lane in _lanes)
         {
-            lane.Close();
+            lane.Close(); // an atomic OR: a full fence before the wake-ups
+        }
+
+        foreach (var line in _lines)
+        {
+            line.ReleaseAll();
         }
     }
 
-    /// <summary>Publishes the consumer's progress on every lane; true when some head moved (the consumer only).</summary>
-    public bool PublishHeads()
+    /// <summary>Publishes the consumer's progress on every lane and gives a waiting submitter its turn where room appeared (the consumer only).</summary>
+    public void PublishHeads()
     {
-        bool moved = false;
-        foreach (var lane in _lanes)
+        for (int i = 0; i < _lanes.Length; i++)
         {
-            moved |= lane.PublishHead();
+            if (_lanes[i].PublishHead())
+            {
+                _lines[i].NotifyIfWaiting();
+            }
         }
-
-        return moved;
     }
 }

@@ -308,13 +308,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         return any ? _shape.PickLane(_headArrivals, _time.GetTimestamp()) : -1;
     }
 
-    private void PublishRoom()
-    {
-        if (_intake.PublishHeads())
-        {
-            _pipeline.Room.NotifyIfWaiting();
-        }
-    }
+    private void PublishRoom() => _intake.PublishHeads();
 
     private void Park()
     {
