@@ -3,7 +3,8 @@
 //   Build     builds the solution (Release)
 //   Test      runs every test project with coverage (Cobertura XML under artifacts/coverage/)
 //   Bench     the full benchmark suite: BenchmarkDotNet (JSON + Markdown under artifacts/bench/), the latency harness,
-//             the TorchSharp runner on the CPU, then the charts (docs/images/) and artifacts/perf/summary.md
+//             the priority-lane harness, the TorchSharp runner on the CPU (prefetch, then padding on a long-tailed length
+//             mix), then the charts (docs/images/) and artifacts/perf/summary.md
 //   PerfGate  a short perf run that fails the build when a gate of perf/perf-gates.json is broken
 //   Demo      a short run of the demo
 //   Pack      NuGet packages of the libraries under artifacts/packages/
@@ -96,9 +97,11 @@ Task("Bench")
     CleanDirectory(bench);
     RunProject(benchmarks, $"--filter \"{benchFilter}\" --artifacts \"{bench.Path.FullPath}\"");
     RunProject(harness, "latency --out artifacts/perf");
+    RunProject(harness, "priority --out artifacts/perf");
     RunProject(torchBench, "--out artifacts/perf");
+    RunProject(torchBench, "--padding --out artifacts/perf");
     RunProject(harness, $"report --bench \"{bench.Path.FullPath}/results\" --perf artifacts/perf --images docs/images");
-    Information("Results: {0}/results (JSON, Markdown), artifacts/perf/ (latency, torch, summary.md), charts: docs/images/", bench.Path.FullPath);
+    Information("Results: {0}/results (JSON, Markdown), artifacts/perf/ (latency, priority, torch, padding, summary.md), charts: docs/images/", bench.Path.FullPath);
 });
 
 Task("Demo")

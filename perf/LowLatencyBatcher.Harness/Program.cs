@@ -4,6 +4,7 @@ using LowLatencyBatcher.Harness;
 // The perf harness. Commands (paths are relative to the working directory; the Cake targets run it from the root):
 //   gate       [--gates perf/perf-gates.json] [--baseline perf/perf-baseline.json] [--out artifacts/perf] [--write-baseline]
 //   latency    [--out artifacts/perf] [--quick]
+//   priority   [--out artifacts/perf] [--quick]
 //   throughput [--producers 1,8,64] [--rounds 5] [--out artifacts/perf]
 //   report     [--bench artifacts/bench/results] [--perf artifacts/perf] [--images docs/images]
 var command = args.Length > 0 ? args[0] : "help";
@@ -31,6 +32,14 @@ switch (command)
         return 0;
     }
 
+    case "priority":
+    {
+        var settings = options.ContainsKey("quick") ? new PrioritySettings { SecondsPerScenario = 2, Rounds = 1 } : new PrioritySettings();
+        var report = await Priority.RunAsync(settings, log);
+        await Save(Option("out", "artifacts/perf"), "priority.json", report);
+        return 0;
+    }
+
     case "throughput":
     {
         var producers = Option("producers", "1,8,64").Split(',').Select(int.Parse).ToArray();
@@ -55,7 +64,7 @@ switch (command)
             log);
 
     default:
-        Console.WriteLine("usage: LowLatencyBatcher.Harness gate|latency|throughput|report [options] (see Program.cs)");
+        Console.WriteLine("usage: LowLatencyBatcher.Harness gate|latency|priority|throughput|report [options] (see Program.cs)");
         return command == "help" ? 0 : 2;
 }
 

@@ -7,8 +7,8 @@ namespace LowLatencyBatcher.Harness;
 
 /// <summary>
 /// Turns the pipeline's results into the charts of docs/perf.md (ScottPlot PNGs) and a Markdown summary
-/// (artifacts/perf/summary.md): BenchmarkDotNet's full JSON reports, latency.json, perf-gate.json and torch.json,
-/// whichever of them exist.
+/// (artifacts/perf/summary.md): BenchmarkDotNet's full JSON reports, latency.json, priority.json, torch.json and
+/// padding.json, whichever of them exist.
 /// </summary>
 internal static class Report
 {
@@ -29,7 +29,9 @@ internal static class Report
         Rings(rows, "IntakeRingBenchmarks", "IntakeRing", "Producers", "Intake ring (many producers, one consumer)", "intake-ring.png", md, imagesDir, log);
         Rings(rows, "BatchRingBenchmarks", "BatchRing", "Consumers", "Batch ring (one producer, many consumers)", "batch-ring.png", md, imagesDir, log);
         LatencyTables(Path.Combine(perfDir, "latency.json"), md, imagesDir, log);
+        PriorityTable(Path.Combine(perfDir, "priority.json"), md, imagesDir, log);
         TorchTable(Path.Combine(perfDir, "torch.json"), md);
+        PaddingTable(Path.Combine(perfDir, "padding.json"), md, imagesDir, log);
 
         string summary = Path.Combine(perfDir, "summary.md");
         File.WriteAllText(summary, md.ToString());
@@ -210,6 +212,107 @@ internal static class Report
         plot.Axes.Margins(bottom: 0);
         Finish(plot, $"Submit → result latency, simulated device ({s.DeviceFixedMicroseconds / 1000:0.#} ms + {s.DevicePerRecordMicroseconds:0} µs/record)", "dispatch mode and load", "milliseconds");
         Save(plot, imagesDir, "latency-percentiles.png", log);
+    }
+
+    private static void PriorityTable(string path, StringBuilder md, string imagesDir, TextWriter log)
+    {
+        if (!File.Exists(path))
+        {
+            log.WriteLine($"No {path}; run the priority harness for the priority figures.");
+            return;
+        }
+
+        var report = JsonSerializer.Deserialize<PriorityReport>(File.ReadAllText(path), Gate.Json)!;
+        var s = report.Settings;
+        var alone = report.Results[0];
+        md.AppendLine(Invariant,
+            $"### Priority lanes under overload (simulated device {s.DeviceFixedMicroseconds:0} µs + {s.DevicePerRecordMicroseconds:0} µs per record, " +
+            $"full batch of {s.MaxBatchSize} = {report.FullBatchMilliseconds:F2} ms, capacity {report.DeviceCapacityRecordsPerSecond:N0} records/s; " +
+            $"bulk offered at {report.BulkOfferedRecordsPerSecond:N0} records/s, MaxQueueSize {s.MaxQueueSize}; urgent {s.ProbeRecordsPerSecond:N0} records/s; " +
+            $"best of {s.Rounds} rounds), ms").AppendLine();
+        md.AppendLine("| scenario | urgent p50 | urgent p99 | urgent p99.9 | urgent max | p99 ÷ alone | bulk done/s | bulk p50 | bulk p99 | bulk shed | worker busy |");
+        md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var r in report.Results)
+        {
+            string bulk = r.Bulk is { } b
+                ? $"{r.BulkCompletedPerSecond.ToString("N0", Invariant)} | {(b.P50 / 1000).ToString("F1", Invariant)} | {(b.P99 / 1000).ToString("F1", Invariant)} | {r.BulkShedFraction.ToString("P0", Invariant)}"
+                : "– | – | – | –";
+            md.AppendLine(Invariant, $"| {r.Scenario.Name} | {r.Urgent.P50 / 1000:F2} | {r.Urgent.P99 / 1000:F2} | {r.Urgent.P999 / 1000:F2} | {r.Urgent.Max / 1000:F2} | " +
+                $"{r.Urgent.P99 / alone.Urgent.P99:F2} | {bulk} | {r.WorkerUtilization.ToString("P1", Invariant)} |");
+        }
+
+        md.AppendLine();
+        var plot = new Plot();
+        string[] names = ["p50", "p99", "p99.9"];
+        double width = 0.8 / names.Length;
+        for (int i = 0; i < names.Length; i++)
+        {
+            var bars = report.Results.Select((r, x) => new Bar
+            {
+                Position = x + (i - 1) * width,
+                Value = (i switch { 0 => r.Urgent.P50, 1 => r.Urgent.P99, _ => r.Urgent.P999 }) / 1000,
+                Size = width * 0.95,
+                FillColor = plot.Add.Palette.GetColor(i),
+            }).ToArray();
+            plot.Add.Bars(bars).LegendText = names[i];
+        }
+
+        plot.Axes.Bottom.SetTicks(
+            Enumerable.Range(0, report.Results.Count).Select(x => (double)x).ToArray(),
+            report.Results.Select(r => r.Scenario.Name.Replace(", ", "\n", StringComparison.Ordinal)).ToArray());
+        plot.Axes.Margins(bottom: 0);
+        Finish(plot, "Urgent records' submit → result latency while bulk records saturate the worker", "scenario", "milliseconds");
+        Save(plot, imagesDir, "priority-lanes.png", log);
+    }
+
+    private static void PaddingTable(string path, StringBuilder md, string imagesDir, TextWriter log)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var root = doc.RootElement;
+        var lengths = root.GetProperty("Lengths");
+        md.AppendLine(Invariant,
+            $"### Padding on a long-tailed length mix (TorchSharp runner on CPU, demo encoder; {root.GetProperty("Records").GetInt32():N0} records, " +
+            $"lognormal lengths: mean {lengths.GetProperty("Mean").GetDouble():F1}, p50 {lengths.GetProperty("P50").GetInt32()}, p90 {lengths.GetProperty("P90").GetInt32()}, " +
+            $"p99 {lengths.GetProperty("P99").GetInt32()}, max {lengths.GetProperty("Max").GetInt32()} tokens; {root.GetProperty("Producers").GetInt32()} closed-loop producers; " +
+            $"batches of up to {root.GetProperty("MaxBatchSize").GetInt32()}, TargetBatchTokens {root.GetProperty("TargetBatchTokens").GetInt32():N0}; faster of two runs each)").AppendLine();
+        md.AppendLine("| batching | padded ÷ real tokens | real tokens/s | tokens/s ÷ Sum | records/s | batches | avg batch | largest tensor (positions) | p50 ms | p99 ms |");
+        md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        var runs = root.GetProperty("Runs").EnumerateArray().ToList();
+        double sumRate = runs[0].GetProperty("RealTokensPerSecond").GetDouble();
+        foreach (var run in runs)
+        {
+            double rate = run.GetProperty("RealTokensPerSecond").GetDouble();
+            md.AppendLine(Invariant,
+                $"| {run.GetProperty("Name").GetString()} | {run.GetProperty("PaddedPerRealToken").GetDouble():F2} | {rate:N0} | {rate / sumRate:F2} | " +
+                $"{run.GetProperty("RecordsPerSecond").GetDouble():N0} | {run.GetProperty("Batches").GetInt64()} | {run.GetProperty("AvgBatchSize").GetDouble():F1} | " +
+                $"{run.GetProperty("LargestBatchPositions").GetInt64():N0} | {run.GetProperty("P50Milliseconds").GetDouble():F1} | {run.GetProperty("P99Milliseconds").GetDouble():F1} |");
+        }
+
+        md.AppendLine();
+        var plot = new Plot();
+        var bars = runs.Select((run, x) => new Bar
+        {
+            Position = x,
+            Value = run.GetProperty("RealTokensPerSecond").GetDouble() / 1000,
+            Size = 0.6,
+            FillColor = plot.Add.Palette.GetColor(x),
+            Label = $"{run.GetProperty("PaddedPerRealToken").GetDouble().ToString("F2", Invariant)} padded ÷ real",
+        }).ToArray();
+        var barPlot = plot.Add.Bars(bars);
+        barPlot.ValueLabelStyle.FontSize = 14;
+        plot.Axes.Bottom.SetTicks(
+            Enumerable.Range(0, runs.Count).Select(x => (double)x).ToArray(),
+            runs.Select(r => r.GetProperty("Name").GetString()!).ToArray());
+        plot.Axes.Margins(bottom: 0, top: 0.15);
+        plot.Title("TorchSharp runner on CPU, long-tailed lengths: real tokens/s by batching rule");
+        plot.XLabel("cost model and buckets");
+        plot.YLabel("thousand real tokens / s");
+        Save(plot, imagesDir, "padding.png", log);
     }
 
     private static void TorchTable(string path, StringBuilder md)

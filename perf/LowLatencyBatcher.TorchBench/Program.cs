@@ -13,18 +13,29 @@ using static TorchSharp.torch;
 // batch: the runner holds one batch at a time) against prefetch on (two workers, two prefetched batches: the runner
 // packs and copies batch k+1 while it computes batch k). Runs alternate (off, on, on, off) so drift hits both alike.
 // Usage: [--records N] [--producers N] [--out DIR]
-int records = 1_200, producers = 32;
+// With --padding: the padding benchmark instead (Padding.cs), 2,000 records and 128 producers unless given.
+int? recordsOption = null, producersOption = null;
+bool paddingBench = false;
 string outDir = "artifacts/perf";
-for (int i = 0; i + 1 < args.Length; i += 2)
+for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
-        case "--records": records = int.Parse(args[i + 1]); break;
-        case "--producers": producers = int.Parse(args[i + 1]); break;
-        case "--out": outDir = args[i + 1]; break;
+        case "--padding": paddingBench = true; break;
+        case "--records" when i + 1 < args.Length: recordsOption = int.Parse(args[++i]); break;
+        case "--producers" when i + 1 < args.Length: producersOption = int.Parse(args[++i]); break;
+        case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
         default: throw new ArgumentException($"unknown option {args[i]}");
     }
 }
+
+if (paddingBench)
+{
+    TorchNative.EnsureLoaded();
+    return await Padding.RunAsync(recordsOption ?? 2_000, producersOption ?? 128, outDir);
+}
+
+int records = recordsOption ?? 1_200, producers = producersOption ?? 32;
 
 TorchNative.EnsureLoaded();
 const int MaxBatchSize = 32, MinTokens = 8, MaxTokens = 64;
