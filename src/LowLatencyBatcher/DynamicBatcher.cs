@@ -230,13 +230,26 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// <param name="record">The record.</param>
     /// <param name="result">Its result, when accepted; await it exactly once.</param>
     /// <param name="estimatedCost">Its cost; when null it is estimated.</param>
-    public bool TrySubmit(TRecord record, out ValueTask<TResult> result, int? estimatedCost = null)
+    public bool TrySubmit(TRecord record, out ValueTask<TResult> result, int? estimatedCost = null) =>
+        TrySubmit(record, new SubmitOptions { EstimatedCost = estimatedCost }, out result);
+
+    /// <summary>
+    /// Submits one record with per-record settings (estimates, priority, timeout) if there is room right now in its
+    /// lane; never waits. Returns false when the lane is full (or others wait for room in it).
+    /// </summary>
+    /// <param name="record">The record.</param>
+    /// <param name="options">Its estimates, priority and timeout.</param>
+    /// <param name="result">Its result, when accepted; await it exactly once.</param>
+    /// <param name="cancellationToken">Cancels the record once accepted.</param>
+    public bool TrySubmit(
+        TRecord record, SubmitOptions options, out ValueTask<TResult> result, CancellationToken cancellationToken = default)
     {
         var settings = _settings.Current;
-        var pipeline = Prepare(settings, record, new SubmitOptions { EstimatedCost = estimatedCost }, out int cost);
-        var item = NewItem(settings, record, cost, lane: 0);
-        if (Offer(pipeline, item, default, out result))
+        var pipeline = Prepare(settings, record, options, out int cost);
+        var item = NewItem(settings, record, cost, options.Priority);
+        if (Offer(pipeline, item, cancellationToken, out result))
         {
+            ArmTimeout(settings, item, options.Timeout);
             return true;
         }
 

@@ -79,17 +79,20 @@ public class PerRecordOutcomeTests
     public async Task GivingARecordTwoOutcomesOrAnIndexOutsideTheBatchThrows()
     {
         var errors = new ConcurrentQueue<Exception>();
+        var returned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var batcher = new DynamicBatcher<int, int>(
             (IRecordBatch<int, int> batch, CancellationToken _) =>
             {
-                batch.SetResult(0, 1);
+                batch.SetResult(0, 1); // completes the caller's task at once, while this call goes on
                 errors.Enqueue(Record.Exception(() => batch.SetResult(0, 2))!);
                 errors.Enqueue(Record.Exception(() => batch.SetException(1, new Exception()))!);
+                returned.SetResult();
                 return ValueTask.CompletedTask;
             },
             Batches(1));
         await batcher.StartAsync();
         Assert.Equal(1, await batcher.SubmitAsync(5).Bounded());
+        await returned.Task.Bounded();
         Assert.Collection(
             errors,
             e => Assert.Contains("already has an outcome", Assert.IsType<InvalidOperationException>(e).Message),

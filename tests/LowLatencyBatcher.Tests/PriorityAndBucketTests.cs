@@ -125,4 +125,23 @@ public class PriorityAndBucketTests
             Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicBatcher<int, int>(
                 (b, _) => ValueTask.FromResult(b), new DynamicBatcherOptions<int> { PriorityLanes = 9 })).ParamName);
     }
+
+    [Fact]
+    public async Task TrySubmitTakesAPriorityAndATimeout()
+    {
+        var time = new FakeTimeProvider();
+        var processor = new RecordingProcessor<int>();
+        await using var batcher = new DynamicBatcher<int, int>(
+            processor.ProcessAsync,
+            new DynamicBatcherOptions<int> { PriorityLanes = 2, MinBatchSize = 4, MaxBatchSize = 4, TimeProvider = time });
+        await batcher.StartAsync();
+        Assert.True(batcher.TrySubmit(1, new SubmitOptions { Priority = 1 }, out var bulk));
+        Assert.True(batcher.TrySubmit(2, new SubmitOptions { Priority = 1, Timeout = TimeSpan.FromMilliseconds(10) }, out var doomed));
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        await Assert.ThrowsAsync<TimeoutException>(() => doomed.AsTask()).Bounded();
+        Assert.Throws<ArgumentOutOfRangeException>(() => batcher.TrySubmit(3, new SubmitOptions { Priority = 5 }, out _));
+        time.Advance(TimeSpan.FromMilliseconds(40));
+        Assert.Equal(1, await bulk.AsTask().Bounded());
+        Assert.Equal([1], Assert.Single(processor.Batches));
+    }
 }
