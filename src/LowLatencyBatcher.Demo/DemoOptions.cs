@@ -15,6 +15,8 @@ internal sealed record DemoOptions
     public double BatchTimeoutMs { get; init; } = 5;
     public int Workers { get; init; } = 2;
     public string Device { get; init; } = "auto";
+    public CostModel CostModel { get; init; } = CostModel.Padded;
+    public int[] Buckets { get; init; } = [32, 64, 128];
     public int Seed { get; init; } = 42;
     public bool Help { get; init; }
 
@@ -30,6 +32,8 @@ internal sealed record DemoOptions
           --min-batch-size N       fewest records before an early send to an idle worker (default 1)
           --batch-timeout-ms X     longest wait of an open batch, in milliseconds (default 5)
           --workers N              batches in flight; 2 lets the runner prefetch the next batch (default 2)
+          --cost-model NAME        sum or padded: how a batch's cost follows from its prompts (default padded)
+          --buckets LIST           cost bucket bounds, e.g. 32,64,128, or none (default 32,64,128)
           --device NAME            auto, cpu, cuda or cuda:N (default auto)
           --seed N                 seed of the prompt generator (default 42)
           --help                   show this text
@@ -58,6 +62,16 @@ internal sealed record DemoOptions
                 "--batch-timeout-ms" => options with { BatchTimeoutMs = PositiveReal(name, value) },
                 "--workers" => options with { Workers = Positive(name, value) },
                 "--device" => options with { Device = value },
+                "--cost-model" => options with
+                {
+                    CostModel = Enum.TryParse<CostModel>(value, ignoreCase: true, out var model)
+                        ? model
+                        : throw new ArgumentException($"--cost-model needs sum or padded, not '{value}'."),
+                },
+                "--buckets" => options with
+                {
+                    Buckets = value == "none" ? [] : value.Split(',').Select(bound => Positive(name, bound)).ToArray(),
+                },
                 "--seed" => options with { Seed = int.Parse(value, CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"Unknown option {name}."),
             };

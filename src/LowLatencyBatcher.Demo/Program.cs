@@ -57,6 +57,8 @@ await using var batcher = new TokenBatcher<TokenSequence, float[]>(runner.Proces
     MinBatchSize = options.MinBatchSize,
     BatchTimeout = TimeSpan.FromMilliseconds(options.BatchTimeoutMs),
     Workers = options.Workers,
+    CostModel = options.CostModel,
+    CostBuckets = options.Buckets,
 });
 await batcher.StartAsync();
 
@@ -78,5 +80,7 @@ LoadResult result = await AnsiConsole.Progress()
     });
 
 await batcher.StopAsync();
-ReportTable.Write(result, batcher.Stats, runner, device);
+string batching = $"{options.CostModel} cost" +
+    (options.Buckets.Length == 0 ? ", no buckets" : $", buckets {string.Join('/', options.Buckets)}");
+ReportTable.Write(result, batcher.Stats, runner, device, batching);
 return 0;

@@ -7,7 +7,7 @@ namespace LowLatencyBatcher.Demo;
 /// <summary>Prints the run's figures as a table.</summary>
 internal static class ReportTable
 {
-    public static void Write(LoadResult load, BatchStats stats, TokenBatchRunner runner, string deviceDescription)
+    public static void Write(LoadResult load, BatchStats stats, TokenBatchRunner runner, string deviceDescription, string batching)
     {
         double seconds = load.Elapsed.TotalSeconds;
         var table = new Table().Border(TableBorder.Rounded).Title("[bold]LowLatencyBatcher demo[/]");
@@ -19,6 +19,7 @@ internal static class ReportTable
         static string Ms(long micros) => Number(micros / 1000.0, "N1") + " ms";
 
         Row("Device", deviceDescription);
+        Row("Batching", batching);
         Row("Records", Number(load.Records, "N0"));
         Row("Tokens", Number(load.Tokens, "N0"));
         Row("Wall time", Number(seconds, "N2") + " s");
@@ -27,6 +28,8 @@ internal static class ReportTable
         Row("Batches", Number(stats.TotalBatches, "N0"));
         Row("Avg batch size", Number(stats.AvgBatchSize, "N1") + " records");
         Row("Avg batch cost", Number(stats.AvgBatchCost, "N0") + " tokens");
+        Row("Batches sent", $"full {stats.FullBatches}, budget {stats.BudgetBatches}, size {stats.SizeBatches}, " +
+            $"eager {stats.EagerBatches}, timeout {stats.TimeoutBatches}, shutdown {stats.ShutdownBatches}");
         Row("Padding efficiency", Number(runner.PaddingEfficiency * 100, "N1") + " %");
         Row("Model utilization", Number(stats.Utilization * 100, "N1") + " %");
         Row("Latency p50", Ms(load.LatencyMicroseconds.GetValueAtPercentile(50)));
