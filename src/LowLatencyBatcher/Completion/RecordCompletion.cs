@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher.Completion;
 
@@ -69,9 +70,12 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// <paramref name="timeout"/> has passed on <paramref name="time"/>, it completes with <see cref="TimeoutException"/>
     /// and never reaches the process function. Allocates a timer: only submits with a timeout pay for it.
     /// </summary>
-    public void ArmDeadline(TimeSpan timeout, TimeProvider time) =>
-        _deadline = time.CreateTimer(
-            static state => ((DeadlineState)state!).Expire(), new DeadlineState(this, Generation, timeout), timeout, Timeout.InfiniteTimeSpan);
+    public void ArmDeadline(TimeSpan timeout, TimeProvider time)
+    {
+        var state = new DeadlineState(this, Generation, timeout, time);
+        _deadline = state.Timer = time.CreateTimer(
+            static state => ((DeadlineState)state!).Expire(), state, timeout, Timeout.InfiniteTimeSpan);
+    }
 
     /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
     public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued);
@@ -151,12 +155,37 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     public void Discard() => Recycle();
 
     /// <summary>What a deadline timer needs: the generation it was armed for, so it can only ever expire that use.</summary>
-    private sealed class DeadlineState(RecordCompletion<TResult> completion, int generation, TimeSpan timeout)
+    private sealed class DeadlineState(RecordCompletion<TResult> completion, int generation, TimeSpan timeout, TimeProvider time)
     {
+        private readonly long _deadline = time.GetTimestamp() + Timestamps.ToTicks(timeout, time.TimestampFrequency);
+
+        public ITimer? Timer { get; set; }
+
         public void Expire()
         {
-            // Only a record still queued expires: once a worker has it, the deadline no longer applies.
             int queued = Pack(generation, Queued);
+            if (Volatile.Read(ref completion._state) != queued)
+            {
+                return; // a worker has it, or it completed (and its timer is being disposed)
+            }
+
+            // Timers may fire a little early (coarse kernel clocks): a record never times out before its deadline.
+            long now = time.GetTimestamp();
+            if (now < _deadline && Timer is { } timer)
+            {
+                try
+                {
+                    timer.Change(time.GetElapsedTime(now, _deadline), Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The record completed meanwhile and its use was recycled: nothing to expire.
+                }
+
+                return;
+            }
+
+            // Only a record still queued expires: once a worker has it, the deadline no longer applies.
             if (Interlocked.CompareExchange(ref completion._state, Pack(generation, Done), queued) == queued)
             {
                 completion._core.SetException(new TimeoutException(
