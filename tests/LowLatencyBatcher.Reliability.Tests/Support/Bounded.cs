@@ -18,8 +18,10 @@ internal static class Bounded
         {
             await task.WaitAsync(bound);
         }
-        catch (TimeoutException)
+        catch (TimeoutException) when (!task.IsCompleted)
         {
+            // Only the bound's own timeout: a task that failed with a TimeoutException of its own (a record's
+            // deadline) passes that exception through unchanged.
             throw new TimeoutException($"Hung: {what} did not finish within {bound.TotalSeconds:F0} s.");
         }
     }
@@ -30,8 +32,10 @@ internal static class Bounded
         {
             return await task.WaitAsync(bound);
         }
-        catch (TimeoutException)
+        catch (TimeoutException) when (!task.IsCompleted)
         {
+            // Only the bound's own timeout: a task that failed with a TimeoutException of its own (a record's
+            // deadline) passes that exception through unchanged.
             throw new TimeoutException($"Hung: {what} did not finish within {bound.TotalSeconds:F0} s.");
         }
     }
