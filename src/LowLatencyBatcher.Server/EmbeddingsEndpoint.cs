@@ -12,7 +12,7 @@ namespace LowLatencyBatcher.Server;
 /// "embedding": [...]}], "model": "...", "usage": {"prompt_tokens": n, "total_tokens": n}}</c> out.
 /// </summary>
 /// <remarks>
-/// Every input of a request is offered to the batcher with <see cref="DynamicBatcher{TRecord, TResult}.TrySubmit"/>,
+/// Every input of a request is offered to the batcher with <see cref="DynamicBatcher{TRecord, TResult}.TrySubmit(TRecord, out ValueTask{TResult}, int?)"/>,
 /// which never waits. A request is all or nothing: when one of its inputs finds the queue full (or the batcher
 /// stopping), the request gets 503 with <c>Retry-After</c> at once, and the inputs already accepted are still awaited
 /// in the background (their results are dropped). A request that was accepted whole always gets its answer.

@@ -43,15 +43,17 @@ public class PriorityAndBucketTests
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds [0]");
         for (int i = 1; i <= 6; i++)
         {
-            all.Add(batcher.SubmitAsync(i, new SubmitOptions { Priority = 1 }).AsTask()); // bulk: [1, 2] prefetched, [3, 4] open, 5, 6 queued
+            // Bulk: [1, 2] fills the only prefetch slot; the rest wait (while the prefetch ring is full, only urgent
+            // records join the open batch).
+            all.Add(batcher.SubmitAsync(i, new SubmitOptions { Priority = 1 }).AsTask());
         }
 
-        await Wait.UntilAsync(() => batcher.PrefetchedBatchCount == 1 && batcher.Stats.QueueDepth == 2, "the bulk records are placed");
+        await Wait.UntilAsync(() => batcher.PrefetchedBatchCount == 1, "[1, 2] is prefetched");
         all.Add(batcher.SubmitAsync(100, new SubmitOptions { Priority = 0 }).AsTask());
         all.Add(batcher.SubmitAsync(101, new SubmitOptions { Priority = 0 }).AsTask());
         processor.Release();
         await Task.WhenAll(all).Bounded();
-        Assert.Equal([[0], [1, 2], [3, 4], [100, 101], [5, 6]], processor.Batches);
+        Assert.Equal([[0], [1, 2], [100, 101], [3, 4], [5, 6]], processor.Batches);
     }
 
     [Fact]
@@ -143,5 +145,30 @@ public class PriorityAndBucketTests
         time.Advance(TimeSpan.FromMilliseconds(40));
         Assert.Equal(1, await bulk.AsTask().Bounded());
         Assert.Equal([1], Assert.Single(processor.Batches));
+    }
+
+    [Fact]
+    public async Task Rule4_PrefetchFull_WithLanesOnlyUrgentRecordsJoinTheOpenBatch()
+    {
+        var time = new FakeTimeProvider();
+        var processor = new RecordingProcessor<int>();
+        await using var batcher = new DynamicBatcher<int, int>(
+            processor.ProcessAsync,
+            new DynamicBatcherOptions<int> { PriorityLanes = 2, MaxBatchSize = 4, MinBatchSize = 4, PrefetchBatches = 1, TimeProvider = time });
+        await batcher.StartAsync();
+        processor.Hold();
+        var bulk = new SubmitOptions { Priority = 1 };
+        var all = Enumerable.Range(0, 4).Select(i => batcher.SubmitAsync(i, bulk).AsTask()).ToList();
+        await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds [0..3]");
+        all.AddRange(Enumerable.Range(4, 4).Select(i => batcher.SubmitAsync(i, bulk).AsTask()));
+        await Wait.UntilAsync(() => batcher.PrefetchedBatchCount == 1, "[4..7] fills the only prefetch slot");
+        all.AddRange(Enumerable.Range(8, 4).Select(i => batcher.SubmitAsync(i, bulk).AsTask())); // may not join now
+        all.Add(batcher.SubmitAsync(100).AsTask()); // urgent: joins the open batch at once
+        await Wait.UntilAsync(() => batcher.Stats.QueueDepth == 3, "the urgent record is placed");
+        processor.Release();
+        await Task.WhenAll(all.Take(11)).Bounded();
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        await Task.WhenAll(all).Bounded();
+        Assert.Equal([[0, 1, 2, 3], [4, 5, 6, 7], [100, 8, 9, 10], [11]], processor.Batches);
     }
 }

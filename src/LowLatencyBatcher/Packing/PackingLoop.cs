@@ -251,10 +251,9 @@ internal sealed class PackingLoop<TRecord, TResult>
                 continue;
             }
 
-            int bucket = _shape.BucketOf(head.Cost);
-            if (_openFull[bucket] != DispatchReason.None)
+            if (!MayPlace(lane, out int bucket))
             {
-                break; // its batch waits for prefetch room; the record keeps its place at its lane's head
+                break; // the record keeps its place at its lane's head
             }
 
             var open = _open[bucket];
@@ -282,6 +281,25 @@ internal sealed class PackingLoop<TRecord, TResult>
 
         PublishRoom();
         return progressed;
+    }
+
+    /// <summary>
+    /// Whether lane <paramref name="lane"/>'s head record may join its bucket's open batch now: not while that batch is
+    /// full and waits for prefetch room (rule 4), and, with lanes, not while every prefetch slot is full unless the
+    /// record is urgent (rules 4 and 5).
+    /// </summary>
+    private bool MayPlace(int lane, out int bucket)
+    {
+        var head = _heads[lane];
+        bucket = _shape.BucketOf(head.Cost);
+        if (_openFull[bucket] != DispatchReason.None)
+        {
+            return false;
+        }
+
+        return _heads.Length == 1
+            || _prefetch.Count < _prefetch.Limit
+            || _shape.IsUrgent(lane, head.Arrival, _time.GetTimestamp());
     }
 
     /// <summary>Fills the empty head slots from the lanes and returns the lane whose record goes next (rule 5), or -1.</summary>
@@ -333,8 +351,7 @@ internal sealed class PackingLoop<TRecord, TResult>
 
         for (int lane = 0; lane < _heads.Length && !OnlyBatchIsFull; lane++)
         {
-            var head = _heads[lane];
-            if (head.Completion is null ? _intake[lane].HasPublishedItem : _openFull[_shape.BucketOf(head.Cost)] == DispatchReason.None)
+            if (_heads[lane].Completion is null ? _intake[lane].HasPublishedItem : MayPlace(lane, out _))
             {
                 return true;
             }

@@ -22,7 +22,9 @@ namespace LowLatencyBatcher.Packing;
 /// it holds (<see cref="DispatchReason.Timeout"/>); it goes eagerly when it holds at least <c>MinBatchSize</c> records,
 /// a worker is idle and no sealed batch waits for one (<see cref="DispatchReason.Eager"/>).</item>
 /// <item><b>Prefetch full.</b> A sealed batch waits for room in the prefetch ring; meanwhile a batch that is ready but
-/// not full keeps absorbing records up to its limits, so the batch a worker gets next is as full as it can be.</item>
+/// not full keeps absorbing records up to its limits, so the batch a worker gets next is as full as it can be. With
+/// priority lanes, only urgent records (lane 0, or aged) join open batches while every prefetch slot is full: an urgent
+/// record arriving then is not stuck behind a batch already packed with bulk records.</item>
 /// <item><b>Order.</b> Records enter batches in the order they were accepted; none is ever put back. A record
 /// cancelled while queued is dropped before it takes any room. With priority lanes, the packing thread takes the next
 /// record from the most urgent lane that has one, except that a record that has waited <c>PriorityAging</c> goes
@@ -155,6 +157,9 @@ internal sealed class PackingRules
 
         return aged >= 0 ? aged : urgent;
     }
+
+    /// <summary>Rules 4 and 5: whether a record of <paramref name="lane"/> submitted at <paramref name="arrival"/> counts as urgent (lane 0, or aged).</summary>
+    public bool IsUrgent(int lane, long arrival, long now) => lane == 0 || now - arrival >= _agingTicks;
 
     /// <summary>Rule 3: the timestamp at which a batch whose first record was submitted at <paramref name="firstArrival"/> times out.</summary>
     public long Deadline(long firstArrival) => firstArrival + _timeoutTicks;
