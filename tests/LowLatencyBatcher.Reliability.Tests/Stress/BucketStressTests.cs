@@ -65,8 +65,6 @@ public class BucketStressTests(ITestOutputHelper output)
 
     internal sealed record Item(int Id, int Cost);
 
-    private sealed class BatchFault() : Exception("injected batch fault");
-
     private static int BucketOf(int cost)
     {
         int bucket = 0;
@@ -85,10 +83,10 @@ public class BucketStressTests(ITestOutputHelper output)
         private readonly long[] _begin = new long[records];
         private readonly long[] _accepted = new long[records];
         private readonly long[] _position = new long[records];
-        private readonly int[] _outcomes = new int[records];
+        private readonly OutcomeTally _tally = new(records);
         private readonly ConcurrentQueue<int[]> _batches = new();
         private int _calls;
-        private long _results, _faults, _paddedCost, _realCost, _lone;
+        private long _paddedCost, _realCost, _lone;
         private readonly long[] _perBucket = new long[Bounds.Length + 1];
 
         public Violations Violations { get; } = new();
@@ -163,40 +161,22 @@ public class BucketStressTests(ITestOutputHelper output)
             _begin[id] = _clock.Tick();
             var task = batcher.SubmitAsync(new Item(id, cost), cost);
             _accepted[id] = StressKit.AcceptedAtOnce(task) ? _clock.Tick() : long.MaxValue;
-            try
-            {
-                long value = await task.AsTask().Within(Bounded.Soon, $"record {id}");
-                Interlocked.Increment(ref _results);
-                if (value != ResultOf(id))
-                {
-                    Violations.Add($"record {id} got {value}, not its result");
-                }
-            }
-            catch (BatchFault)
-            {
-                Interlocked.Increment(ref _faults);
-            }
-            catch (Exception e)
-            {
-                Violations.Add($"record {id} failed with {e.GetType().Name}: {e.Message}");
-            }
-
-            Interlocked.Increment(ref _outcomes[id]);
+            await _tally.Await(task, id, ResultOf(id), Violations);
         }
 
         public string Verify(BatchStats stats, ReasonCounter observer)
         {
             for (int id = 0; id < records; id++)
             {
-                if (_outcomes[id] != 1)
+                if (_tally.CompletionsOf(id) != 1)
                 {
-                    Violations.Add($"record {id} completed {_outcomes[id]} times");
+                    Violations.Add($"record {id} completed {_tally.CompletionsOf(id)} times");
                 }
             }
 
             Violations.Expect("submitted", records, stats.TotalSubmitted);
-            Violations.Expect("outcomes", records, _results + _faults);
-            Violations.Expect("failed", _faults, stats.TotalFailed);
+            Violations.Expect("outcomes", records, _tally.Results + _tally.Faults);
+            Violations.Expect("failed", _tally.Faults, stats.TotalFailed);
             Violations.Expect("TotalBatchCost = the padded costs of the batches", _paddedCost, stats.TotalBatchCost);
             StressKit.CheckStats(Violations, stats, observer);
 
@@ -220,7 +200,7 @@ public class BucketStressTests(ITestOutputHelper output)
                 }
             }
 
-            if (_lone == 0 || _perBucket.Any(n => n == 0) || _faults == 0 || fifoChecked == 0)
+            if (_lone == 0 || _perBucket.Any(n => n == 0) || _tally.Faults == 0 || fifoChecked == 0)
             {
                 Violations.Add("a behaviour was never exercised: the run was too small");
             }
@@ -228,7 +208,7 @@ public class BucketStressTests(ITestOutputHelper output)
             return $"  {StressKit.Reasons(stats)}; batches per bucket {string.Join(", ", _perBucket.Select(n => n.ToString("N0")))}, " +
                 $"{_lone:N0} of a lone record\n" +
                 $"  padded cost {_paddedCost:N0} for a real cost of {_realCost:N0} (padding waste {(double)_paddedCost / Math.Max(1, _realCost):F2}x, " +
-                $"per-batch cost included); {_results:N0} results, {_faults:N0} batch faults; FIFO checked on {fifoChecked:N0} records";
+                $"per-batch cost included); {_tally.Results:N0} results, {_tally.Faults:N0} batch faults; FIFO checked on {fifoChecked:N0} records";
         }
     }
 }

@@ -56,15 +56,13 @@ public class QueueFullStressTests(ITestOutputHelper output)
         run.Violations.AssertNone();
     }
 
-    private sealed class BatchFault() : Exception("injected batch fault");
-
     private sealed class Run(int records, int seed)
     {
         private readonly bool[] _refused = new bool[records];
         private readonly int[] _seen = new int[records];
-        private readonly int[] _outcomes = new int[records];
+        private readonly OutcomeTally _tally = new(records);
         private int _calls;
-        private long _accepted, _refusedSubmits, _refusedTries, _results, _faults;
+        private long _accepted, _refusedSubmits, _refusedTries;
 
         public Violations Violations { get; } = new();
 
@@ -134,25 +132,7 @@ public class QueueFullStressTests(ITestOutputHelper output)
             }
 
             Interlocked.Increment(ref _accepted);
-            try
-            {
-                long value = await task.AsTask().Within(Bounded.Soon, $"record {id}");
-                Interlocked.Increment(ref _results);
-                if (value != ResultOf(id))
-                {
-                    Violations.Add($"record {id} got {value}, not its result");
-                }
-            }
-            catch (BatchFault)
-            {
-                Interlocked.Increment(ref _faults);
-            }
-            catch (Exception e)
-            {
-                Violations.Add($"accepted record {id} failed with {e.GetType().Name}: {e.Message}");
-            }
-
-            Interlocked.Increment(ref _outcomes[id]);
+            await _tally.Await(task, id, ResultOf(id), Violations, "accepted record");
         }
 
         public void Verify(BatchStats stats, ReasonCounter observer)
@@ -160,27 +140,27 @@ public class QueueFullStressTests(ITestOutputHelper output)
             for (int id = 0; id < records; id++)
             {
                 int expected = _refused[id] ? 0 : 1;
-                if (_outcomes[id] != expected || _seen[id] != expected)
+                if (_tally.CompletionsOf(id) != expected || _seen[id] != expected)
                 {
-                    Violations.Add($"record {id} ({(_refused[id] ? "refused" : "accepted")}) completed {_outcomes[id]} times, " +
+                    Violations.Add($"record {id} ({(_refused[id] ? "refused" : "accepted")}) completed {_tally.CompletionsOf(id)} times, " +
                         $"was seen {_seen[id]} times");
                 }
             }
 
             Violations.Expect("TotalSubmitted = accepted", _accepted, stats.TotalSubmitted);
             Violations.Expect("attempts", records, _accepted + _refusedSubmits + _refusedTries);
-            Violations.Expect("outcomes of accepted records", _accepted, _results + _faults);
-            Violations.Expect("failed", _faults, stats.TotalFailed);
+            Violations.Expect("outcomes of accepted records", _accepted, _tally.Results + _tally.Faults);
+            Violations.Expect("failed", _tally.Faults, stats.TotalFailed);
             Violations.Expect("records in observed batches", _accepted, observer.Records);
             StressKit.CheckStats(Violations, stats, observer);
-            if (_refusedSubmits == 0 || _refusedTries == 0 || _accepted == 0 || _faults == 0)
+            if (_refusedSubmits == 0 || _refusedTries == 0 || _accepted == 0 || _tally.Faults == 0)
             {
                 Violations.Add("a behaviour was never exercised: the run was too small");
             }
         }
 
         public string Summary(BatchStats stats) =>
-            $"  {StressKit.Reasons(stats)}\n  {_accepted:N0} accepted ({_results:N0} results, {_faults:N0} batch faults), " +
+            $"  {StressKit.Reasons(stats)}\n  {_accepted:N0} accepted ({_tally.Results:N0} results, {_tally.Faults:N0} batch faults), " +
             $"{_refusedSubmits:N0} submits refused with QueueFullException, {_refusedTries:N0} TrySubmit refusals";
 
         private void Refuse(int id, ref long counter)

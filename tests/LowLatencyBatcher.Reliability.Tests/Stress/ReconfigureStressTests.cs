@@ -49,8 +49,6 @@ public class ReconfigureStressTests(ITestOutputHelper output)
         run.Violations.AssertNone();
     }
 
-    private sealed class BatchFault() : Exception("injected batch fault");
-
     private sealed class Run(int records, int seed, int workers)
     {
         public sealed record Item(int Id, int Cost);
@@ -63,11 +61,11 @@ public class ReconfigureStressTests(ITestOutputHelper output)
             public bool Admits(int count, long sum, int max) => count <= Max && (count == 1 || CostOf(count, sum, max) <= Target);
         }
 
-        private readonly int[] _outcomes = new int[records];
+        private readonly OutcomeTally _tally = new(records);
         private readonly int[] _seen = new int[records];
         private readonly int[] _appliedBefore = new int[records];
         private int _pending, _applied, _calls;
-        private long _results, _faults, _refusedConfigs, _multiCandidate, _largestBatch, _overBudgetRecords, _zeroCost;
+        private long _refusedConfigs, _multiCandidate, _largestBatch, _overBudgetRecords, _zeroCost;
 
         public List<Config> Configs { get; } = [new(500, 32, 1, 2, CostModel.Sum, 0)];
 
@@ -189,40 +187,22 @@ public class ReconfigureStressTests(ITestOutputHelper output)
 
             _appliedBefore[id] = Volatile.Read(ref _applied);
             var task = batcher.SubmitAsync(new Item(id, cost), cost);
-            try
-            {
-                long value = await task.AsTask().Within(Bounded.Soon, $"record {id}");
-                Interlocked.Increment(ref _results);
-                if (value != ResultOf(id))
-                {
-                    Violations.Add($"record {id} got {value}, not its result");
-                }
-            }
-            catch (BatchFault)
-            {
-                Interlocked.Increment(ref _faults);
-            }
-            catch (Exception e)
-            {
-                Violations.Add($"record {id} failed with {e.GetType().Name}: {e.Message}");
-            }
-
-            Interlocked.Increment(ref _outcomes[id]);
+            await _tally.Await(task, id, ResultOf(id), Violations);
         }
 
         public string Verify(BatchStats stats, ReasonCounter observer)
         {
             for (int id = 0; id < records; id++)
             {
-                if (_outcomes[id] != 1 || _seen[id] != 1)
+                if (_tally.CompletionsOf(id) != 1 || _seen[id] != 1)
                 {
-                    Violations.Add($"record {id} completed {_outcomes[id]} times, was seen {_seen[id]} times");
+                    Violations.Add($"record {id} completed {_tally.CompletionsOf(id)} times, was seen {_seen[id]} times");
                 }
             }
 
             Violations.Expect("submitted", records, stats.TotalSubmitted);
-            Violations.Expect("outcomes", records, _results + _faults);
-            Violations.Expect("failed", _faults, stats.TotalFailed);
+            Violations.Expect("outcomes", records, _tally.Results + _tally.Faults);
+            Violations.Expect("failed", _tally.Faults, stats.TotalFailed);
             StressKit.CheckStats(Violations, stats, observer);
             int largestMax = Configs.Max(c => c.Max);
             if (_largestBatch > largestMax)
@@ -230,14 +210,14 @@ public class ReconfigureStressTests(ITestOutputHelper output)
                 Violations.Add($"a batch of {_largestBatch} records; the largest MaxBatchSize ever configured is {largestMax}");
             }
 
-            if (Configs.Count < 50 || _refusedConfigs == 0 || _multiCandidate == 0 || _faults == 0 || _zeroCost == 0 || _overBudgetRecords == 0)
+            if (Configs.Count < 50 || _refusedConfigs == 0 || _multiCandidate == 0 || _tally.Faults == 0 || _zeroCost == 0 || _overBudgetRecords == 0)
             {
                 Violations.Add("a behaviour was never exercised: the run was too small");
             }
 
             return $"  {StressKit.Reasons(stats)}\n  {Configs.Count - 1:N0} reconfigurations applied, {_refusedConfigs:N0} invalid ones " +
                 $"refused; {_multiCandidate:N0} batches overlapped a change (several candidate configurations); largest batch " +
-                $"{_largestBatch} (largest MaxBatchSize {largestMax}); {_results:N0} results, {_faults:N0} batch faults";
+                $"{_largestBatch} (largest MaxBatchSize {largestMax}); {_tally.Results:N0} results, {_tally.Faults:N0} batch faults";
         }
 
         private static void InterlockedMax(ref long target, long value)

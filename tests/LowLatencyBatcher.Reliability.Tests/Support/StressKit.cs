@@ -128,6 +128,50 @@ internal sealed class LogicalClock
     public long Tick() => Interlocked.Increment(ref _now);
 }
 
+/// <summary>An injected failure of a whole batch: the process function throws it.</summary>
+internal sealed class BatchFault() : Exception("injected batch fault");
+
+/// <summary>What the callers of a run saw: their own results, injected batch faults, and completions per record.</summary>
+internal sealed class OutcomeTally(int records)
+{
+    private readonly int[] _completions = new int[records];
+    private long _results;
+    private long _faults;
+
+    public long Results => Volatile.Read(ref _results);
+
+    public long Faults => Volatile.Read(ref _faults);
+
+    public int CompletionsOf(int id) => Volatile.Read(ref _completions[id]);
+
+    /// <summary>
+    /// Awaits record <paramref name="id"/>: its own result (<paramref name="expected"/>) or its batch's
+    /// <see cref="BatchFault"/>; anything else is a violation. Counts the completion either way.
+    /// </summary>
+    public async Task Await(ValueTask<long> task, int id, long expected, Violations violations, string what = "record")
+    {
+        try
+        {
+            long value = await task.AsTask().Within(Bounded.Soon, $"record {id}");
+            Interlocked.Increment(ref _results);
+            if (value != expected)
+            {
+                violations.Add($"record {id} got {value}, not its result");
+            }
+        }
+        catch (BatchFault)
+        {
+            Interlocked.Increment(ref _faults);
+        }
+        catch (Exception e)
+        {
+            violations.Add($"{what} {id} failed with {e.GetType().Name}: {e.Message}");
+        }
+
+        Interlocked.Increment(ref _completions[id]);
+    }
+}
+
 /// <summary>Violations found by a run, reported together at its end.</summary>
 internal sealed class Violations
 {
