@@ -24,15 +24,10 @@ internal sealed class BatcherSettings<TRecord>
     {
     }
 
-    public int TargetCost { get; private init; }
-
     public int DefaultCost { get; private init; }
 
-    public int MaxBatchSize { get; private init; }
-
-    public int MinBatchSize { get; private init; }
-
-    public TimeSpan BatchTimeout { get; private init; }
+    /// <summary>The most records in one batch (from <see cref="Rules"/>).</summary>
+    public int MaxBatchSize => Rules.MaxBatchSize;
 
     public int MaxQueueSize { get; private init; }
 
@@ -165,11 +160,7 @@ internal sealed class BatcherSettings<TRecord>
             QueueFullMode = options.QueueFullMode,
             IsolateFailures = options.IsolateFailures,
             DefaultTimeout = options.DefaultTimeout,
-            TargetCost = target,
             DefaultCost = defaultCost,
-            MaxBatchSize = options.MaxBatchSize,
-            MinBatchSize = options.MinBatchSize,
-            BatchTimeout = options.BatchTimeout,
             MaxQueueSize = options.MaxQueueSize,
             PrefetchBatches = options.PrefetchBatches,
             Workers = options.Workers,

@@ -78,7 +78,7 @@ public class OptionsTests
                 TokenEstimator = s => s.Length,
             },
             tokenBatcher: true);
-        Assert.Equal(7, settings.TargetCost);
+        Assert.Equal(7, settings.Rules.TargetCost);
         Assert.Equal(0, settings.DefaultCost);
         Assert.Equal(5, settings.Estimator!("hello"));
         Assert.Equal("TokenEstimator", settings.EstimatorName);
@@ -90,7 +90,7 @@ public class OptionsTests
         var settings = BatcherSettings<string>.From(
             new TokenBatcherOptions<string> { TargetBatchCost = 100, DefaultCost = 3, CostEstimator = _ => 9 },
             tokenBatcher: true);
-        Assert.Equal(100, settings.TargetCost);
+        Assert.Equal(100, settings.Rules.TargetCost);
         Assert.Equal(3, settings.DefaultCost);
         Assert.Equal(9, settings.Estimator!("x"));
     }
