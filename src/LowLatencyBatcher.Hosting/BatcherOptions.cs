@@ -151,27 +151,7 @@ public sealed class BatcherOptions
                 nameof(DefaultTokenEstimate));
         }
 
-        return new DynamicBatcherOptions<TRecord>
-        {
-            TargetBatchCost = TargetBatchCost,
-            DefaultCost = DefaultCost,
-            MaxBatchSize = MaxBatchSize,
-            MinBatchSize = MinBatchSize,
-            BatchTimeout = BatchTimeout,
-            MaxQueueSize = MaxQueueSize,
-            PrefetchBatches = PrefetchBatches,
-            Workers = Workers,
-            PinPackingThread = PinPackingThread,
-            CostModel = CostModel,
-            PerBatchCost = PerBatchCost,
-            QueueFullMode = QueueFullMode,
-            DefaultTimeout = DefaultTimeout,
-            IsolateFailures = IsolateFailures,
-            PriorityLanes = PriorityLanes,
-            PriorityAging = PriorityAging,
-            CostBuckets = CostBuckets?.ToArray(),
-            Observer = observer,
-            TimeProvider = timeProvider ?? TimeProvider.System,
-        };
+        // With both token aliases unset, the token options are exactly the dynamic ones: one mapping serves both.
+        return ToTokenBatcherOptions<TRecord>(observer, timeProvider);
     }
 }
