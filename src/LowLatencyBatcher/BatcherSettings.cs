@@ -47,6 +47,9 @@ internal sealed class BatcherSettings<TRecord>
 
     public bool PinPackingThread { get; private init; }
 
+    /// <summary>Whether a lone record at an idle batcher runs on its submitter's thread (live: may be reconfigured).</summary>
+    public bool RunAloneWhenIdle { get; private init; }
+
     public IBatchObserver? Observer { get; private init; }
 
     public QueueFullMode QueueFullMode { get; private init; }
@@ -169,6 +172,7 @@ internal sealed class BatcherSettings<TRecord>
             UseTokenEstimates = tokenBatcher,
             TimeProvider = options.TimeProvider,
             PinPackingThread = options.PinPackingThread,
+            RunAloneWhenIdle = options.RunAloneWhenIdle,
             Observer = options.Observer,
         };
     }

@@ -80,14 +80,17 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         {
             lock (_lifecycle)
             {
-                var intake = _pipeline?.Intake;
-                return _counters.Snapshot(intake?.AcceptedCount ?? 0, intake?.WaitingCount ?? 0);
+                var pipeline = _pipeline;
+                return _counters.Snapshot(() => pipeline?.AcceptedCount ?? 0, pipeline?.Intake.WaitingCount ?? 0);
             }
         }
     }
 
     /// <summary>The CPU the packing thread is pinned to, or -1 when it is not pinned (or not running).</summary>
     public int PackingThreadCpu => _pipeline?.Packer.PinnedCpu ?? -1;
+
+    /// <summary>Whether a worker is parked and may be borrowed by the idle fast path (for tests and diagnostics).</summary>
+    internal bool HasParkedWorker => _pipeline?.HasParkedWorker ?? false;
 
     /// <summary>Sealed batches waiting for a worker right now (for tests and diagnostics).</summary>
     internal int PrefetchedBatchCount => _pipeline?.Prefetch.Count ?? 0;
@@ -247,9 +250,8 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         var settings = _settings.Current;
         var pipeline = Prepare(settings, record, options, out int cost);
         var item = NewItem(settings, record, cost, options.Priority);
-        if (Offer(pipeline, item, cancellationToken, out result))
+        if (TryAdmit(settings, pipeline, item, options.Timeout, allowAlone: true, cancellationToken, out result))
         {
-            ArmTimeout(settings, item, options.Timeout);
             return true;
         }
 
@@ -263,8 +265,20 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// </summary>
     /// <param name="records">The records.</param>
     /// <param name="cancellationToken">Cancels the records not yet handed to a worker.</param>
+    public Task<IReadOnlyList<TResult>> SubmitManyAsync(
+        IEnumerable<TRecord> records, CancellationToken cancellationToken = default) =>
+        SubmitManyAsync(records, default, cancellationToken);
+
+    /// <summary>
+    /// Submits records in order with the same per-record settings (priority, timeout; estimates, when given, apply to
+    /// every record), then returns their results in the same order. Each record's timeout counts from its own submit.
+    /// If some records fail, every record is still awaited and the first failure is thrown.
+    /// </summary>
+    /// <param name="records">The records.</param>
+    /// <param name="options">The settings of every record; leave the estimates null to estimate each record.</param>
+    /// <param name="cancellationToken">Cancels the records not yet handed to a worker.</param>
     public async Task<IReadOnlyList<TResult>> SubmitManyAsync(
-        IEnumerable<TRecord> records, CancellationToken cancellationToken = default)
+        IEnumerable<TRecord> records, SubmitOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
         var pending = new List<ValueTask<TResult>>();
@@ -273,17 +287,8 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         {
             foreach (var record in records)
             {
-                var settings = _settings.Current;
-                var pipeline = Prepare(settings, record, default, out int cost);
-                var item = NewItem(settings, record, cost, lane: 0);
-                if (!Offer(pipeline, item, cancellationToken, out var result))
-                {
-                    ThrowIfRejecting(settings, item);
-                    await WaitForRoomAsync(pipeline, item, cancellationToken).ConfigureAwait(false);
-                    result = Accepted(pipeline, item, cancellationToken);
-                }
-
-                pending.Add(result);
+                // More records follow: never run one alone, or none of them would share a batch.
+                pending.Add(await AdmitAsync(record, options, allowAlone: false, cancellationToken).ConfigureAwait(false));
             }
         }
         catch (Exception e)
@@ -311,22 +316,68 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// <summary>The submit path shared with <see cref="TokenBatcher{TRecord, TResult}"/>.</summary>
     private protected ValueTask<TResult> Submit(TRecord record, in SubmitOptions options, CancellationToken cancellationToken)
     {
+        var admission = AdmitAsync(record, options, allowAlone: true, cancellationToken);
+        return admission.IsCompletedSuccessfully ? admission.Result : ResultWhenAdmittedAsync(admission);
+    }
+
+    private static async ValueTask<TResult> ResultWhenAdmittedAsync(ValueTask<ValueTask<TResult>> admission) =>
+        await (await admission.ConfigureAwait(false)).ConfigureAwait(false);
+
+    /// <summary>
+    /// The one admission path of every submit: checks the record, runs it alone when the batcher is idle, else offers it
+    /// to its lane, else (in <see cref="QueueFullMode.Wait"/>) waits in line for room. Completes once the record was
+    /// accepted, with the task of its result; its timeout counts from this call.
+    /// </summary>
+    private ValueTask<ValueTask<TResult>> AdmitAsync(
+        TRecord record, in SubmitOptions options, bool allowAlone, CancellationToken cancellationToken)
+    {
         var settings = _settings.Current;
         var pipeline = Prepare(settings, record, options, out int cost);
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<TResult>(cancellationToken);
+            return new(ValueTask.FromCanceled<TResult>(cancellationToken));
         }
 
         var item = NewItem(settings, record, cost, options.Priority);
-        if (Offer(pipeline, item, cancellationToken, out var result))
+        if (TryAdmit(settings, pipeline, item, options.Timeout, allowAlone, cancellationToken, out var result))
         {
-            ArmTimeout(settings, item, options.Timeout);
-            return result;
+            return new(result);
         }
 
         ThrowIfRejecting(settings, item);
-        return SubmitWhenRoomAsync(settings, pipeline, item, options.Timeout, cancellationToken);
+        return WaitForRoomAsync(settings, pipeline, item, options.Timeout, cancellationToken);
+    }
+
+    /// <summary>Admits the item without waiting: alone on this thread when idle, else into its lane if it has room.</summary>
+    private bool TryAdmit(
+        BatcherSettings<TRecord> settings,
+        Pipeline<TRecord, TResult> pipeline,
+        in IntakeItem<TRecord, TResult> item,
+        TimeSpan? timeout,
+        bool allowAlone,
+        CancellationToken cancellationToken,
+        out ValueTask<TResult> result)
+    {
+        if (allowAlone && pipeline.TryRunAlone(item))
+        {
+            // Handed to a worker at once: no deadline applies. A token only matters while the result is pending.
+            result = item.Completion.Task;
+            if (!result.IsCompleted)
+            {
+                item.Completion.Arm(cancellationToken);
+            }
+
+            return true;
+        }
+
+        if (!Offer(pipeline, item))
+        {
+            result = default;
+            return false;
+        }
+
+        result = Accepted(settings, pipeline, item, timeout, cancellationToken);
+        return true;
     }
 
     private Pipeline<TRecord, TResult> Prepare(
@@ -360,15 +411,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         return pipeline;
     }
 
-    /// <summary>Starts the record's deadline: its own timeout, else the batcher's default, if any.</summary>
-    private static void ArmTimeout(BatcherSettings<TRecord> settings, in IntakeItem<TRecord, TResult> item, TimeSpan? timeout)
-    {
-        if ((timeout ?? settings.DefaultTimeout) is { } limit)
-        {
-            item.Completion.ArmDeadline(limit, settings.TimeProvider);
-        }
-    }
-
     private void ThrowIfRejecting(BatcherSettings<TRecord> settings, in IntakeItem<TRecord, TResult> item)
     {
         if (settings.QueueFullMode == QueueFullMode.Reject)
@@ -379,7 +421,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         }
     }
 
-    /// <summary>Rents the record's completion and stamps its arrival.</summary>
+    /// <summary>Rents the record's completion and stamps its arrival (its timeout and its batch's count from here).</summary>
     private IntakeItem<TRecord, TResult> NewItem(BatcherSettings<TRecord> settings, TRecord record, int cost, int lane)
     {
         var completion = _completions.Rent();
@@ -387,26 +429,19 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             record, completion, completion.Generation, cost, settings.TimeProvider.GetTimestamp(), lane);
     }
 
-    /// <summary>Tries the intake once: true and the result task when accepted; false when full; throws when closed.</summary>
-    private bool Offer(
-        Pipeline<TRecord, TResult> pipeline,
-        in IntakeItem<TRecord, TResult> item,
-        CancellationToken cancellationToken,
-        out ValueTask<TResult> result)
+    /// <summary>Tries the intake once: true when accepted; false when full; throws when closed.</summary>
+    private bool Offer(Pipeline<TRecord, TResult> pipeline, in IntakeItem<TRecord, TResult> item)
     {
         if (pipeline.Intake.Line(item.Lane).HasWaiters)
         {
-            result = default;
             return false; // others wait for room: queue behind them (see RoomLine)
         }
 
         switch (pipeline.Intake[item.Lane].TryEnqueue(item))
         {
             case EnqueueOutcome.Enqueued:
-                result = Accepted(pipeline, item, cancellationToken);
                 return true;
             case EnqueueOutcome.Full:
-                result = default;
                 return false;
             default:
                 item.Completion.Discard();
@@ -414,49 +449,65 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A record is in the intake: wakes the packing thread, ties the caller's token and starts the record's deadline
+    /// (its own timeout, else the batcher's default), counted from its submit.
+    /// </summary>
     private static ValueTask<TResult> Accepted(
-        Pipeline<TRecord, TResult> pipeline, in IntakeItem<TRecord, TResult> item, CancellationToken cancellationToken)
+        BatcherSettings<TRecord> settings,
+        Pipeline<TRecord, TResult> pipeline,
+        in IntakeItem<TRecord, TResult> item,
+        TimeSpan? timeout,
+        CancellationToken cancellationToken)
     {
         pipeline.Packer.Parker.Unpark(); // the enqueue's publish was a full fence, as Unpark requires
         item.Completion.Arm(cancellationToken);
+        if ((timeout ?? settings.DefaultTimeout) is { } limit)
+        {
+            item.Completion.ArmDeadline(limit, item.Arrival, settings.TimeProvider);
+        }
+
         return item.Completion.Task;
     }
 
-    private async ValueTask<TResult> SubmitWhenRoomAsync(
+    /// <summary>
+    /// Waits in line until the intake takes the item (see <see cref="RoomLine{T}"/>), at most until the record's
+    /// deadline; on failure the item's completion goes back to the pool.
+    /// </summary>
+    private async ValueTask<ValueTask<TResult>> WaitForRoomAsync(
         BatcherSettings<TRecord> settings,
         Pipeline<TRecord, TResult> pipeline,
         IntakeItem<TRecord, TResult> item,
         TimeSpan? timeout,
         CancellationToken cancellationToken)
     {
-        await WaitForRoomAsync(pipeline, item, cancellationToken).ConfigureAwait(false);
-        var result = Accepted(pipeline, item, cancellationToken);
-        ArmTimeout(settings, item, timeout);
-        return await result.ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Waits in line until the intake takes the item (see <see cref="RoomLine{T}"/>); on failure the item's
-    /// completion goes back to the pool.
-    /// </summary>
-    private async ValueTask WaitForRoomAsync(
-        Pipeline<TRecord, TResult> pipeline, IntakeItem<TRecord, TResult> item, CancellationToken cancellationToken)
-    {
+        var time = settings.TimeProvider;
+        var limit = timeout ?? settings.DefaultTimeout;
         var line = pipeline.Intake.Line(item.Lane);
         var waiter = line.Join(item);
         bool admitted;
         try
         {
-            admitted = await waiter.Admitted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var admission = waiter.Admitted.Task;
+            admitted = await (limit is { } span
+                ? admission.WaitAsync(Remaining(span, item.Arrival, time), time, cancellationToken)
+                : admission.WaitAsync(cancellationToken)).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (line.TryLeave(waiter)) // leaves the line only if still in it
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException && line.TryLeave(waiter))
         {
+            // Left the line before being admitted: the record was never accepted.
             item.Completion.Discard();
+            if (e is TimeoutException)
+            {
+                throw new TimeoutException(
+                    $"The record waited for room in the queue past its timeout of {limit!.Value.TotalMilliseconds:0.###} ms.");
+            }
+
             throw;
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
         {
-            // Too late to leave: the record was admitted (its cancellation then completes it) or refused.
+            // Too late to leave: the record was admitted (its cancellation or deadline then completes it) or refused.
             admitted = waiter.Admitted.Task.Result;
         }
 
@@ -465,6 +516,14 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             item.Completion.Discard();
             throw NotAccepting(pipeline);
         }
+
+        return Accepted(settings, pipeline, item, timeout, cancellationToken);
+    }
+
+    private static TimeSpan Remaining(TimeSpan limit, long since, TimeProvider time)
+    {
+        var left = limit - time.GetElapsedTime(since);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
     private Exception NotAccepting(Pipeline<TRecord, TResult>? pipeline)
@@ -485,7 +544,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         {
             if (_pipeline == pipeline)
             {
-                _counters.OnRunEnded(pipeline.Intake.AcceptedCount);
+                _counters.OnRunEnded(pipeline.AcceptedCount);
                 _pipeline = null;
             }
         }

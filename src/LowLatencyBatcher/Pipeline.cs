@@ -2,6 +2,7 @@ using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
 using LowLatencyBatcher.Packing;
+using System.Diagnostics;
 using Microsoft.Extensions.ObjectPool;
 
 namespace LowLatencyBatcher;
@@ -27,6 +28,14 @@ internal sealed class Pipeline<TRecord, TResult>
     private int _aborting;
     private int _packingThreadExited;
     private int _participants;
+    private long _acceptedAlone; // records the idle fast path ran without the intake
+    private int _slowAloneRuns; // consecutive fast-path calls that held their submitter too long (see TryRunAlone)
+
+    // A fast-path call that keeps its submitter longer than this before the process function returns its task counts
+    // as slow; after SlowAloneRunsAllowed of them in a row the fast path is off for the run. In a row, so that the
+    // odd call slowed by the JIT or by the scheduler does not count, while a function that blocks is caught at once.
+    private static readonly long s_aloneHoldLimitTicks = Stopwatch.Frequency / 20_000; // 50 µs
+    private const int SlowAloneRunsAllowed = 8;
 
     /// <summary>Builds a run; <see cref="Start"/> starts its threads.</summary>
     public Pipeline(
@@ -47,7 +56,7 @@ internal sealed class Pipeline<TRecord, TResult>
         // Batches alive at once: the open one, the prefetched ones and one per worker (plus slack for a worker
         // that has just taken one while the packing thread opens the next).
         _batches = new DefaultObjectPool<Batch<TRecord, TResult>>(
-            new BatchPolicy(live), settings.PrefetchBatches + settings.Workers + 2);
+            new BatchPolicy(live, counters), settings.PrefetchBatches + settings.Workers + 2);
         _workers = new Worker<TRecord, TResult>[settings.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -96,6 +105,79 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>Completes when the run is over: drained, or aborted.</summary>
     public Task Finished => _finished.Task;
 
+    /// <summary>Records ever accepted by this run: through the intake, and run alone by the idle fast path.</summary>
+    public long AcceptedCount => Intake.AcceptedCount + Volatile.Read(ref _acceptedAlone);
+
+    /// <summary>
+    /// The idle fast path (rule 3 for a lone record, run on the submitter's thread): when nothing accepted earlier is
+    /// still queued, packing or waiting in the prefetch ring, <c>MinBatchSize</c> is 1 and a worker is parked, borrows
+    /// that worker and runs <paramref name="item"/> as an eager batch of one right here. False, having touched
+    /// nothing, when the batcher is not idle; the record then goes through the intake as usual.
+    /// </summary>
+    /// <remarks>
+    /// Order: a caller's earlier records were accepted before this call, so "everything accepted was handed off" read
+    /// here covers them; records of other callers accepted meanwhile are concurrent with this one. The worker bound
+    /// holds because a borrowed worker cannot take a batch from the ring until it is given back.
+    /// </remarks>
+    public bool TryRunAlone(in IntakeItem<TRecord, TResult> item)
+    {
+        var settings = _live.Current;
+        if (!settings.RunAloneWhenIdle || settings.Rules.MinBatchSize > 1
+            || Volatile.Read(ref _slowAloneRuns) >= SlowAloneRunsAllowed)
+        {
+            return false;
+        }
+
+        var worker = BorrowParkedWorker();
+        if (worker is null)
+        {
+            return false;
+        }
+
+        // Read after the borrow's full fence. Accepted before handed-off: both only grow, so equality means every record
+        // accepted before the first read had left the packing thread by the second; the ring then must be empty.
+        long accepted = Intake.AcceptedCount;
+        if (accepted != Packer.HandedOff || !Prefetch.IsEmpty || Intake.IsClosed)
+        {
+            worker.GiveBack();
+            return false;
+        }
+
+        Interlocked.Increment(ref _acceptedAlone);
+        var batch = RentBatch();
+        batch.Open(settings.Rules, item.Arrival);
+        batch.Add(item);
+        batch.Reason = DispatchReason.Eager;
+        long called = Stopwatch.GetTimestamp();
+        worker.RunBorrowed(batch);
+        if (Stopwatch.GetTimestamp() - called > s_aloneHoldLimitTicks)
+        {
+            Interlocked.Increment(ref _slowAloneRuns);
+        }
+        else if (Volatile.Read(ref _slowAloneRuns) is > 0 and < SlowAloneRunsAllowed)
+        {
+            Volatile.Write(ref _slowAloneRuns, 0); // a race with another submitter's increment only delays the switch-off
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether some worker is parked, so the fast path could borrow it (tests and diagnostics).</summary>
+    public bool HasParkedWorker => Array.Exists(_workers, worker => worker.IsParked);
+
+    private Worker<TRecord, TResult>? BorrowParkedWorker()
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.TryBorrow())
+            {
+                return worker;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Starts the packing thread and the workers.</summary>
     public void Start()
     {
@@ -137,16 +219,11 @@ internal sealed class Pipeline<TRecord, TResult>
         }
 
         // Batches inside process calls (which may ignore their token) and batches no worker took yet.
-        int completed = 0;
         foreach (var worker in _workers)
         {
-            if (worker.TakeCurrentBatch() is { } batch)
-            {
-                completed += batch.FailAll(AbortError);
-            }
+            worker.TakeCurrentBatch()?.FailAll(AbortError);
         }
 
-        Counters.AddCancelled(completed);
         FailPrefetched();
         Packer.Parker.Unpark(); // the packing thread fails the intake and the open batch, then exits
         if (Volatile.Read(ref _packingThreadExited) != 0)
@@ -167,14 +244,11 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>Fails every batch waiting in the prefetch ring (any thread, during an abort).</summary>
     public void FailPrefetched()
     {
-        int completed = 0;
         while (Prefetch.TryDequeue(out var batch))
         {
-            completed += batch.FailAll(AbortError);
+            batch.FailAll(AbortError);
             ReturnBatch(batch);
         }
-
-        Counters.AddCancelled(completed);
     }
 
     /// <summary>Whether some worker waits for a batch.</summary>
@@ -244,9 +318,9 @@ internal sealed class Pipeline<TRecord, TResult>
         }
     }
 
-    private sealed class BatchPolicy(LiveSettings<TRecord> live) : IPooledObjectPolicy<Batch<TRecord, TResult>>
+    private sealed class BatchPolicy(LiveSettings<TRecord> live, BatcherCounters counters) : IPooledObjectPolicy<Batch<TRecord, TResult>>
     {
-        public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize);
+        public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize, counters);
 
         public bool Return(Batch<TRecord, TResult> obj) => true;
     }

@@ -86,8 +86,12 @@ internal sealed class BatcherCounters
         Interlocked.Add(ref _submittedInEndedRuns, submitted);
     }
 
-    /// <summary>Takes a snapshot; the current run's figures come from its live intake ring.</summary>
-    public BatchStats Snapshot(long submittedInCurrentRun, long queueDepth)
+    /// <summary>
+    /// Takes a snapshot; the current run's figures come from its live intake. Every outcome counter is read before the
+    /// submitted count (a record is counted as submitted before it can complete), so within one snapshot no more
+    /// records have completed than were submitted.
+    /// </summary>
+    public BatchStats Snapshot(Func<long> submittedInCurrentRun, long queueDepth)
     {
         long now = NowMicroseconds;
         long start = Volatile.Read(ref _runStartMicroseconds);
@@ -96,10 +100,11 @@ internal sealed class BatcherCounters
         long batches = Volatile.Read(ref _batches);
         long batchCost = Volatile.Read(ref _batchCost);
         long batchRecords = Volatile.Read(ref _batchRecords);
+        long completed = Volatile.Read(ref _completed);
         return new BatchStats
         {
-            TotalSubmitted = Volatile.Read(ref _submittedInEndedRuns) + submittedInCurrentRun,
-            TotalCompleted = Volatile.Read(ref _completed),
+            TotalCompleted = completed,
+            TotalSubmitted = Volatile.Read(ref _submittedInEndedRuns) + submittedInCurrentRun(),
             TotalFailed = Volatile.Read(ref _failed),
             TotalCancelled = Volatile.Read(ref _cancelled),
             QueueDepth = queueDepth,

@@ -2,70 +2,59 @@ namespace LowLatencyBatcher.Completion;
 
 /// <summary>
 /// Measures the wall time during which at least one worker is inside the process function (the union of the
-/// workers' busy intervals, not their sum), without a lock.
+/// workers' busy intervals, not their sum).
 /// </summary>
 /// <remarks>
-/// One 64-bit word holds both the number of workers inside (low 16 bits) and the time, in microseconds, at which
-/// that number last went from 0 to 1 (the other 47 bits: over four years). Entering and leaving are CAS loops on
-/// that word, so the worker that takes the count back to 0 reads exactly the start its interval began with.
+/// A short lock, taken twice per batch, keeps the count of workers inside, the start of the open interval and the
+/// closed total consistent with each other, so a snapshot never goes back in time: a lock-free pair of words would
+/// let a reader see an interval closed but not yet added to the total.
 /// </remarks>
 internal sealed class BusyTracker
 {
-    private const int CountBits = 16;
-    private const long CountMask = (1L << CountBits) - 1;
-
-    private long _state;
-    private long _closedMicroseconds;
-
     /// <summary>The most workers that may be inside at once.</summary>
-    public const int MaxConcurrent = (int)CountMask;
+    public const int MaxConcurrent = ushort.MaxValue;
+
+    private readonly Lock _lock = new();
+    private int _inside;
+    private long _openedMicroseconds;
+    private long _closedMicroseconds;
+    private long _reportedMicroseconds;
 
     /// <summary>A worker enters the process function at <paramref name="nowMicroseconds"/>.</summary>
     public void Enter(long nowMicroseconds)
     {
-        long state = Volatile.Read(ref _state);
-        while (true)
+        lock (_lock)
         {
-            long count = state & CountMask;
-            long start = count == 0 ? nowMicroseconds : state >> CountBits;
-            long seen = Interlocked.CompareExchange(ref _state, (start << CountBits) | (count + 1), state);
-            if (seen == state)
+            if (_inside++ == 0)
             {
-                return;
+                _openedMicroseconds = nowMicroseconds;
             }
-
-            state = seen;
         }
     }
 
     /// <summary>A worker leaves the process function at <paramref name="nowMicroseconds"/>.</summary>
     public void Exit(long nowMicroseconds)
     {
-        long state = Volatile.Read(ref _state);
-        while (true)
+        lock (_lock)
         {
-            long count = state & CountMask;
-            long start = state >> CountBits;
-            long seen = Interlocked.CompareExchange(ref _state, (start << CountBits) | (count - 1), state);
-            if (seen == state)
+            if (--_inside == 0)
             {
-                if (count == 1)
-                {
-                    Interlocked.Add(ref _closedMicroseconds, Math.Max(0, nowMicroseconds - start));
-                }
-
-                return;
+                _closedMicroseconds += Math.Max(0, nowMicroseconds - _openedMicroseconds);
             }
-
-            state = seen;
         }
     }
 
-    /// <summary>Busy time so far, counting an interval still open at <paramref name="nowMicroseconds"/>; a snapshot.</summary>
+    /// <summary>
+    /// Busy time so far, counting an interval still open at <paramref name="nowMicroseconds"/>; never less than an
+    /// earlier answer (a worker may close its interval at a time it read before a snapshot counted past it).
+    /// </summary>
     public long BusyMicroseconds(long nowMicroseconds)
     {
-        long state = Volatile.Read(ref _state);
-        long open = (state & CountMask) == 0 ? 0 : Math.Max(0, nowMicroseconds - (state >> CountBits));
-        return Volatile.Read(ref _closedMicroseconds) + open;
+        lock (_lock)
+        {
+            long busy = _closedMicroseconds + (_inside == 0 ? 0 : Math.Max(0, nowMicroseconds - _openedMicroseconds));
+            _reportedMicroseconds = Math.Max(_reportedMicroseconds, busy);
+            return _reportedMicroseconds;
+        }
     }
 }

@@ -13,8 +13,9 @@ namespace LowLatencyBatcher.Completion;
 /// done). Every transition is a CAS that names the generation it expects, so the packer, a worker, the caller's
 /// cancellation and an aborted stop can race: one wins, and a stale reference held from an earlier use of this
 /// object (by a batch still in a ring, say) can never complete a later record.</para>
-/// <para>Continuations always run asynchronously: completions are made on the packing thread and the workers, which
-/// must never run callers' code inline.</para>
+/// <para>Continuations run asynchronously (queued to the thread pool), except when a resumer that owns its thread
+/// releases a claimed use with <c>inline: true</c>: the packing thread and the workers never run callers' code
+/// inline.</para>
 /// </remarks>
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
@@ -28,10 +29,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     private static readonly Action<object?, CancellationToken> s_onCallerCancelled = static (state, token) =>
     {
         var completion = (RecordCompletion<TResult>)state!;
-        if (completion.TrySetCanceled(completion.Generation, token))
-        {
-            completion._pool.Counters.AddCancelled(1);
-        }
+        completion.TryCancel(completion.Generation, new OperationCanceledException(token));
     };
 
     private readonly CompletionPool<TResult> _pool;
@@ -39,6 +37,10 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     private CancellationTokenRegistration _registration;
     private ITimer? _deadline;
     private int _state;
+
+    // The outcome a claimer holds between its claim and its release (see TryClaim).
+    private TResult? _heldResult;
+    private Exception? _heldError;
 
     /// <summary>Creates a completion that recycles itself into <paramref name="pool"/>.</summary>
     public RecordCompletion(CompletionPool<TResult> pool)
@@ -67,14 +69,19 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
 
     /// <summary>
     /// Gives this use a deadline (the submitter, after the record was accepted): if the record is still queued when
-    /// <paramref name="timeout"/> has passed on <paramref name="time"/>, it completes with <see cref="TimeoutException"/>
-    /// and never reaches the process function. Allocates a timer: only submits with a timeout pay for it.
+    /// <paramref name="timeout"/> has passed since <paramref name="submitted"/> on <paramref name="time"/>, it completes
+    /// with <see cref="TimeoutException"/> and never reaches the process function. Allocates a timer: only submits
+    /// with a timeout pay for it.
     /// </summary>
-    public void ArmDeadline(TimeSpan timeout, TimeProvider time)
+    public void ArmDeadline(TimeSpan timeout, long submitted, TimeProvider time)
     {
-        var state = new DeadlineState(this, Generation, timeout, time);
-        _deadline = state.Timer = time.CreateTimer(
-            static state => ((DeadlineState)state!).Expire(), state, timeout, Timeout.InfiniteTimeSpan);
+        var state = new DeadlineState(this, Generation, timeout, submitted, time);
+        // Created unarmed and armed once assigned, so a callback always finds its timer to re-arm if it fires early.
+        var timer = time.CreateTimer(
+            static state => ((DeadlineState)state!).Expire(), state, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _deadline = state.Timer = timer;
+        var due = time.GetElapsedTime(time.GetTimestamp(), state.Deadline);
+        timer.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
@@ -88,39 +95,57 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         Interlocked.CompareExchange(ref _state, Pack(generation, Running), Pack(generation, Queued))
         == Pack(generation, Queued);
 
-    /// <summary>Completes with a result; false when someone else completed this use first.</summary>
-    public bool TrySetResult(int generation, TResult result)
-    {
-        if (!TryFinish(generation))
-        {
-            return false;
-        }
+    /// <summary>
+    /// Claims the right to complete this use without completing it yet: the claimer then gives the outcome with
+    /// <see cref="Hold(TResult)"/> or <see cref="Hold(Exception)"/> and hands it to the caller with
+    /// <see cref="Release"/>. Between the two the record counts as done (cancellation, deadline and abort leave it
+    /// alone) while the caller still waits, so a worker can count a whole batch before any caller sees a result, and
+    /// resume the callers in one go. False when someone else completed this use first.
+    /// </summary>
+    public bool TryClaim(int generation) => TryFinish(generation);
 
-        _core.SetResult(result);
-        return true;
+    /// <summary>Gives a claimed use its result (the claimer only, before <see cref="Release"/>).</summary>
+    public void Hold(TResult result) => _heldResult = result;
+
+    /// <summary>Gives a claimed use its exception (the claimer only, before <see cref="Release"/>).</summary>
+    public void Hold(Exception exception) => _heldError = exception;
+
+    /// <summary>
+    /// Completes a claimed use with the outcome held (the claimer only). With <paramref name="inline"/> the caller's
+    /// continuation, if one waits, runs on this thread before the call returns (a resumer that owns its thread);
+    /// otherwise it is queued to the thread pool.
+    /// </summary>
+    public void Release(bool inline)
+    {
+        _core.RunContinuationsAsynchronously = !inline;
+        var error = _heldError;
+        var result = _heldResult;
+        _heldError = null;
+        _heldResult = default;
+        if (error is null)
+        {
+            _core.SetResult(result!);
+        }
+        else
+        {
+            _core.SetException(error);
+        }
     }
 
-    /// <summary>Completes with an exception; false when someone else completed this use first.</summary>
-    public bool TrySetException(int generation, Exception exception)
+    /// <summary>
+    /// Completes with <paramref name="exception"/> as cancelled (by its caller, or by an aborted stop), counted before
+    /// the caller can see it; false when someone else completed this use first.
+    /// </summary>
+    public bool TryCancel(int generation, Exception exception)
     {
         if (!TryFinish(generation))
         {
             return false;
         }
 
+        _pool.Counters.AddCancelled(1);
+        _core.RunContinuationsAsynchronously = true;
         _core.SetException(exception);
-        return true;
-    }
-
-    /// <summary>Completes as cancelled by <paramref name="token"/>; false when someone else completed this use first.</summary>
-    public bool TrySetCanceled(int generation, CancellationToken token)
-    {
-        if (!TryFinish(generation))
-        {
-            return false;
-        }
-
-        _core.SetException(new OperationCanceledException(token));
         return true;
     }
 
@@ -155,9 +180,13 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     public void Discard() => Recycle();
 
     /// <summary>What a deadline timer needs: the generation it was armed for, so it can only ever expire that use.</summary>
-    private sealed class DeadlineState(RecordCompletion<TResult> completion, int generation, TimeSpan timeout, TimeProvider time)
+    private sealed class DeadlineState(
+        RecordCompletion<TResult> completion, int generation, TimeSpan timeout, long submitted, TimeProvider time)
     {
-        private readonly long _deadline = time.GetTimestamp() + Timestamps.ToTicks(timeout, time.TimestampFrequency);
+        private readonly long _deadline = submitted + Timestamps.ToTicks(timeout, time.TimestampFrequency);
+
+        /// <summary>The timestamp at which the record expires.</summary>
+        public long Deadline => _deadline;
 
         public ITimer? Timer { get; set; }
 
@@ -188,9 +217,10 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
             // Only a record still queued expires: once a worker has it, the deadline no longer applies.
             if (Interlocked.CompareExchange(ref completion._state, Pack(generation, Done), queued) == queued)
             {
+                completion._pool.Counters.AddTimedOut(1); // counted before the caller can see it
+                completion._core.RunContinuationsAsynchronously = true;
                 completion._core.SetException(new TimeoutException(
                     $"The record was not handed to a worker within its timeout of {timeout.TotalMilliseconds:0.###} ms."));
-                completion._pool.Counters.AddTimedOut(1);
             }
         }
     }

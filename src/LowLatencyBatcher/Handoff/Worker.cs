@@ -1,25 +1,45 @@
+using System.Runtime.CompilerServices;
+using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Packing;
 
 namespace LowLatencyBatcher.Handoff;
 
 /// <summary>
 /// One consumer of the prefetch ring: takes sealed batches and runs the process function on them, one at a time.
+/// While it is parked, a submitter may borrow it to run a lone record itself (the idle fast path).
 /// </summary>
 /// <remarks>
-/// <para>Parking: the worker resets its signal, flags itself as parked (a full fence), tells the packing thread it is
-/// idle, and re-checks the ring. Only the packing thread wakes workers, and only after winning the flag back with an
-/// exchange; if the re-check found a batch but the packing thread won the flag first, the worker still awaits that
-/// one wake-up, so every wake is consumed before the signal is reset again.</para>
+/// <para>States: <c>Busy</c> (running, or about to), <c>Announced</c> (flagged as parked, re-checking the ring),
+/// <c>Parked</c> (waiting for its signal), <c>Borrowed</c> (parked, and a submitter runs a batch in its name). Only
+/// the packing thread wakes a worker, by moving it from <c>Announced</c> or <c>Parked</c> to <c>Busy</c> with a CAS
+/// and then setting its signal; a worker that finds a batch in its re-check moves itself from <c>Announced</c> to
+/// <c>Busy</c>, and if the packing thread won that CAS first it still consumes the one wake-up, so every wake is
+/// consumed before the signal is reset again. A submitter borrows only a <c>Parked</c> worker (never one re-checking),
+/// so a worker never runs a batch while it is borrowed; the submitter puts it back to <c>Parked</c> and wakes it if
+/// a batch arrived meanwhile.</para>
 /// <para>Aborted stops: the batch in hand is published in <c>_current</c> with an exchange before the abort flag is
 /// read; the stopping thread sets the flag before it exchanges <c>_current</c> out. Whoever takes the batch out of
 /// <c>_current</c> owns it: the stopping thread fails its records and drops it, the worker recycles it.</para>
 /// </remarks>
 internal sealed class Worker<TRecord, TResult>
 {
+    private const int Busy = 0;
+    private const int Announced = 1;
+    private const int Parked = 2;
+    private const int Borrowed = 3;
+
     private readonly Pipeline<TRecord, TResult> _pipeline;
     private readonly WorkerSignal _signal = new();
+    private readonly Action<Batch<TRecord, TResult>> _recycle;
+    private readonly Action _finishBorrowed;
     private Batch<TRecord, TResult>? _current;
-    private int _parked;
+    private int _state;
+    private ValueTask _borrowedRun; // the run of a borrowing submitter that went asynchronous
+
+    // The last batch of the worker's own loop, whose callers wait to be resumed (see RunAsync) and what recycles it.
+    private FinishedBatch _finished;
+    private Batch<TRecord, TResult>? _waitingCallers;
+    private Action<Batch<TRecord, TResult>>? _waitingRecycle;
 
     // The outcome of the batch in hand, summed over its calls (several when failure isolation retries it).
     private int _completed;
@@ -30,10 +50,18 @@ internal sealed class Worker<TRecord, TResult>
     private readonly record struct CallResult(IReadOnlyList<TResult>? Results, Exception? Error);
 
     /// <summary>Creates a worker of <paramref name="pipeline"/>.</summary>
-    public Worker(Pipeline<TRecord, TResult> pipeline) => _pipeline = pipeline;
+    public Worker(Pipeline<TRecord, TResult> pipeline)
+    {
+        _pipeline = pipeline;
+        _recycle = pipeline.ReturnBatch;
+        _finishBorrowed = FinishBorrowed;
+    }
 
-    /// <summary>True while the worker waits for a batch.</summary>
-    public bool IsIdle => Volatile.Read(ref _parked) != 0;
+    /// <summary>True while the worker waits for a batch (and is not borrowed).</summary>
+    public bool IsIdle => Volatile.Read(ref _state) is Announced or Parked;
+
+    /// <summary>True while the worker waits for its signal and may be borrowed.</summary>
+    public bool IsParked => Volatile.Read(ref _state) == Parked;
 
     /// <summary>Starts the worker's loop on the thread pool.</summary>
     public void Start() => _ = Task.Run(RunAsync);
@@ -41,13 +69,80 @@ internal sealed class Worker<TRecord, TResult>
     /// <summary>Wakes the worker if it is parked (the packing thread only). Returns whether it was.</summary>
     public bool TryWake()
     {
-        if (Volatile.Read(ref _parked) != 0 && Interlocked.Exchange(ref _parked, 0) != 0)
+        int state = Volatile.Read(ref _state);
+        while (state is Announced or Parked)
         {
-            _signal.Set();
-            return true;
+            int seen = Interlocked.CompareExchange(ref _state, Busy, state);
+            if (seen == state)
+            {
+                _signal.Set();
+                return true;
+            }
+
+            state = seen; // it moved from Announced to Parked (or was borrowed): look again
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Borrows the parked worker for a submitter that runs a batch itself (the idle fast path). The CAS is the
+    /// claim: a borrowed worker is neither idle nor wakeable until <see cref="GiveBack"/>.
+    /// </summary>
+    public bool TryBorrow() =>
+        Volatile.Read(ref _state) == Parked && Interlocked.CompareExchange(ref _state, Borrowed, Parked) == Parked;
+
+    /// <summary>
+    /// Runs <paramref name="batch"/> on the calling thread for the submitter that borrowed this worker, and gives the
+    /// worker back once the batch is done: right away when the process function completed synchronously, else from
+    /// the thread that completes it (no allocation either way: the awaiter's callback is cached).
+    /// </summary>
+    public void RunBorrowed(Batch<TRecord, TResult> batch)
+    {
+        var run = RunBatchAsync(batch);
+        if (run.IsCompleted)
+        {
+            run.GetAwaiter().GetResult();
+            FinishBatch(borrowed: true);
+            GiveBack();
+            return;
+        }
+
+        _borrowedRun = run; // one borrowed run at a time: the worker is ours until GiveBack
+        run.GetAwaiter().UnsafeOnCompleted(_finishBorrowed);
+    }
+
+    private void FinishBorrowed()
+    {
+        var run = _borrowedRun;
+        _borrowedRun = default;
+        try
+        {
+            run.GetAwaiter().GetResult(); // returns the run's pooled state machine
+            FinishBatch(borrowed: true);
+        }
+        finally
+        {
+            GiveBack();
+        }
+    }
+
+    /// <summary>
+    /// Returns a borrowed worker to its parked state; wakes it when a batch (or the end of the run) arrived while it
+    /// was borrowed, and lets the packing thread know a worker is idle again.
+    /// </summary>
+    public void GiveBack()
+    {
+        // Full fence: the store is ordered before the reads of the ring below, and the packing thread publishes a
+        // batch with a full fence before it reads our state (Dekker): one of us sees the other.
+        Interlocked.Exchange(ref _state, Parked);
+        var prefetch = _pipeline.Prefetch;
+        if (!prefetch.IsEmpty || prefetch.IsCompleted)
+        {
+            TryWake();
+        }
+
+        WakePackerIfHolding();
     }
 
     /// <summary>Takes the batch in hand away from the worker (an aborted stop); null when it holds none.</summary>
@@ -56,9 +151,6 @@ internal sealed class Worker<TRecord, TResult>
     private async Task RunAsync()
     {
         var prefetch = _pipeline.Prefetch;
-        var parker = _pipeline.Packer.Parker;
-        var counters = _pipeline.Counters;
-        var time = _pipeline.Settings.TimeProvider;
         try
         {
             while (true)
@@ -67,6 +159,7 @@ internal sealed class Worker<TRecord, TResult>
                 {
                     if (prefetch.IsCompleted)
                     {
+                        ResumeWaitingCallers(CallerResumption.Queue);
                         if (!prefetch.TryDequeue(out batch))
                         {
                             return; // the packing thread is done and nothing is left
@@ -75,16 +168,22 @@ internal sealed class Worker<TRecord, TResult>
                     else
                     {
                         _signal.Reset();
-                        Interlocked.Exchange(ref _parked, 1);
-                        parker.Unpark(); // an idle worker lets the open batch go out eagerly
+                        Interlocked.Exchange(ref _state, Announced); // full fence before the re-check below
+                        WakePackerIfHolding();
                         bool found = prefetch.TryDequeue(out batch);
                         if (!found && !prefetch.IsCompleted)
                         {
+                            // Parked from here: borrowable. If the packing thread already woke us, the CAS fails and
+                            // the wait below consumes that wake-up. The callers of the last batch are resumed on this
+                            // thread only now, so a caller that submits again from its continuation finds the worker
+                            // idle and may run its record alone at once.
+                            Interlocked.CompareExchange(ref _state, Parked, Announced);
+                            ResumeWaitingCallers(CallerResumption.RunHere);
                             await _signal.WaitAsync();
                             continue;
                         }
 
-                        if (Interlocked.Exchange(ref _parked, 0) == 0)
+                        if (Interlocked.CompareExchange(ref _state, Busy, Announced) != Announced)
                         {
                             await _signal.WaitAsync(); // the packing thread already claimed our wake-up: consume it
                         }
@@ -96,48 +195,86 @@ internal sealed class Worker<TRecord, TResult>
                     }
                 }
 
-                parker.Unpark(); // a prefetch slot is free: a full batch may go out
-                if (!BeginBatch(batch))
-                {
-                    continue;
-                }
-
-                long started = time.GetTimestamp();
-                counters.Busy.Enter(counters.MicrosecondsAt(started));
-                // Called inline, not through CallAsync: the steady state stays free of any state machine but this
-                // loop's, and the process function runs directly in the worker's own context.
-                IReadOnlyList<TResult>? results = null;
-                Exception? error = null;
-                try
-                {
-                    if (_pipeline.ProcessEach is { } processEach)
-                    {
-                        await processEach(batch, _pipeline.ProcessCancellation);
-                    }
-                    else
-                    {
-                        results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
-                    }
-                }
-                catch (Exception e)
-                {
-                    error = e;
-                }
-
-                if (!Settle(batch, results, error, isolating: _pipeline.IsolateFailures))
-                {
-                    await IsolateAsync(batch, batch.GatherUnsettled()); // the failure path: may allocate
-                }
-
-                long ended = time.GetTimestamp();
-                counters.Busy.Exit(counters.MicrosecondsAt(ended));
-                EndBatch(batch, started, ended);
+                ResumeWaitingCallers(CallerResumption.Queue); // more work came: the callers must not wait for it
+                WakePackerIfHolding(); // the dequeue's CAS was the full fence: a prefetch slot is free
+                await RunBatchAsync(batch);
+                FinishBatch(borrowed: false);
             }
         }
         finally
         {
             _pipeline.OnParticipantExited();
         }
+    }
+
+    /// <summary>Hands the last batch's outcomes to its callers, if they still wait (the worker's own loop).</summary>
+    private void ResumeWaitingCallers(CallerResumption how)
+    {
+        if (_waitingCallers is { } batch)
+        {
+            _waitingCallers = null;
+            batch.ReleaseHeld(how, _waitingRecycle);
+            _waitingRecycle = null;
+        }
+    }
+
+    /// <summary>
+    /// An idle worker lets an open batch go out eagerly (rule 3), and a freed prefetch slot lets a full one out (rule
+    /// 4): wake the packing thread if it parked holding records. Called after the full fence that made this worker's
+    /// change visible (see <see cref="PackingLoop{TRecord, TResult}.HoldsRecords"/>).
+    /// </summary>
+    private void WakePackerIfHolding()
+    {
+        if (_pipeline.Packer.HoldsRecords)
+        {
+            _pipeline.Packer.Parker.Unpark();
+        }
+    }
+
+    /// <summary>
+    /// Runs one batch through the process function, settles and counts its records: for the worker's own loop, or for
+    /// a submitter that borrowed this worker. Completes synchronously when the process function does. The caller then
+    /// calls <see cref="FinishBatch"/>.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RunBatchAsync(Batch<TRecord, TResult> batch)
+    {
+        if (!BeginBatch(batch))
+        {
+            return;
+        }
+
+        var counters = _pipeline.Counters;
+        var time = _pipeline.Settings.TimeProvider;
+        long started = time.GetTimestamp();
+        counters.Busy.Enter(counters.MicrosecondsAt(started));
+        // Called inline, not through CallAsync: the process function runs directly in the worker's own context.
+        IReadOnlyList<TResult>? results = null;
+        Exception? error = null;
+        try
+        {
+            if (_pipeline.ProcessEach is { } processEach)
+            {
+                await processEach(batch, _pipeline.ProcessCancellation);
+            }
+            else
+            {
+                results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
+            }
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+
+        if (!Settle(batch, results, error, isolating: _pipeline.IsolateFailures))
+        {
+            await IsolateAsync(batch, batch.GatherUnsettled()); // the failure path: may allocate
+        }
+
+        long ended = time.GetTimestamp();
+        counters.Busy.Exit(counters.MicrosecondsAt(ended));
+        EndBatch(batch, started, ended);
     }
 
     private void Report(Batch<TRecord, TResult> batch, Exception? error, long started, long ended)
@@ -174,7 +311,7 @@ internal sealed class Worker<TRecord, TResult>
         {
             if (TakeCurrentBatch() == batch)
             {
-                _pipeline.Counters.AddCancelled(batch.FailAll(_pipeline.AbortError));
+                batch.FailAll(_pipeline.AbortError);
                 _pipeline.ReturnBatch(batch);
             }
 
@@ -203,9 +340,6 @@ internal sealed class Worker<TRecord, TResult>
     {
         if (_pipeline.ProcessEach is not null)
         {
-            int byCaller = batch.TakeCompletedByCaller();
-            _completed += byCaller;
-            _failed += batch.TakeFailedByCaller();
             // A call of several records that threw: retry those left without an outcome, even a single one, since
             // it has not failed in a call of its own yet.
             if (error is not null && isolating && batch.Count > 1 && batch.GatherUnsettled() > 0)
@@ -306,19 +440,46 @@ internal sealed class Worker<TRecord, TResult>
         }
     }
 
+    /// <summary>Counts the batch's outcome and keeps what the observer and the callers are to be given next.</summary>
     private void EndBatch(Batch<TRecord, TResult> batch, long started, long ended)
     {
         var counters = _pipeline.Counters;
         counters.AddCompleted(_completed);
         counters.AddFailed(_failed);
-        var error = _firstError;
+        _finished = new FinishedBatch(batch, _firstError, started, ended, TakeCurrentBatch() == batch ? _recycle : null);
         _completed = 0;
         _failed = 0;
         _firstError = null;
-        Report(batch, error, started, ended);
-        if (TakeCurrentBatch() == batch)
-        {
-            _pipeline.ReturnBatch(batch);
-        }
     }
+
+    /// <summary>
+    /// Reports the batch just run to the observer, then lets its callers have their outcomes: counted first, so a
+    /// caller that has its result finds it in the stats. Called from the flow that runs the batches (the worker's own
+    /// loop, or the borrowing submitter), so the observer runs there too. A borrowing submitter releases on its own
+    /// thread (its caller may not even be waiting yet); the worker's loop resumes the callers itself once it parks,
+    /// or hands them to one pool work item if more work came (see <see cref="RunAsync"/>).
+    /// </summary>
+    private void FinishBatch(bool borrowed)
+    {
+        var finished = _finished;
+        _finished = default;
+        if (finished.Batch is not { } batch)
+        {
+            return; // nothing ran (every record had been cancelled, or a stop was aborted)
+        }
+
+        Report(batch, finished.Error, finished.Started, finished.Ended);
+        if (borrowed)
+        {
+            batch.ReleaseHeld(CallerResumption.Direct, finished.Recycle);
+            return;
+        }
+
+        _waitingCallers = batch;
+        _waitingRecycle = finished.Recycle;
+    }
+
+    /// <summary>A batch whose process call is over, waiting for its report and the release of its callers.</summary>
+    private readonly record struct FinishedBatch(
+        Batch<TRecord, TResult>? Batch, Exception? Error, long Started, long Ended, Action<Batch<TRecord, TResult>>? Recycle);
 }

@@ -1,4 +1,6 @@
 using System.Collections;
+using System.Diagnostics;
+using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Intake;
 
 namespace LowLatencyBatcher.Packing;
@@ -14,8 +16,12 @@ namespace LowLatencyBatcher.Packing;
 /// </remarks>
 /// <typeparam name="TRecord">The record type.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
-internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
+internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, IThreadPoolWorkItem
 {
+    // How long one resumer may run callers' continuations before it hands the rest to another pool thread, so a
+    // continuation that blocks delays the callers after it by this much at most.
+    private static readonly long s_resumeBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
+
     private IntakeItem<TRecord, TResult>[] _entries;
     private TRecord[] _live;
     private int[] _liveEntry;
@@ -23,20 +29,27 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
     private int[] _settled; // per live record: 1 once it has an outcome from the current call
     private int _windowStart;
     private int _windowCount;
-    private int _completedByCaller;
-    private int _failedByCaller;
+    private readonly BatcherCounters _counters;
     private readonly Enumerator _enumerator;
     private int _entryCount;
     private int _liveCount;
 
-    /// <summary>Creates an empty batch for up to <paramref name="capacity"/> records.</summary>
-    public Batch(int capacity)
+    // Entries whose outcome this batch claimed and holds until the callers are resumed (see ReleaseHeld).
+    private int[] _held;
+    private int _heldCount;
+    private int _released;
+    private Action<Batch<TRecord, TResult>>? _afterRelease;
+
+    /// <summary>Creates an empty batch for up to <paramref name="capacity"/> records; per-record outcomes count into <paramref name="counters"/>.</summary>
+    public Batch(int capacity, BatcherCounters counters)
     {
+        _counters = counters;
         _entries = new IntakeItem<TRecord, TResult>[capacity];
         _live = new TRecord[capacity];
         _liveEntry = new int[capacity];
         _liveArrival = new long[capacity];
         _settled = new int[capacity];
+        _held = new int[capacity];
         _enumerator = new Enumerator(this);
     }
 
@@ -89,6 +102,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
             _liveEntry = new int[rules.MaxBatchSize];
             _liveArrival = new long[rules.MaxBatchSize];
             _settled = new int[rules.MaxBatchSize];
+            _held = new int[rules.MaxBatchSize];
         }
     }
 
@@ -168,7 +182,10 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
         return kept - _windowStart;
     }
 
-    /// <summary>Gives window record <c>i</c> result <c>i</c>; returns how many records this completed.</summary>
+    /// <summary>
+    /// Gives window record <c>i</c> result <c>i</c>, held until <see cref="ReleaseHeld"/>; returns how many records
+    /// this completed.
+    /// </summary>
     public int CompleteWith(IReadOnlyList<TResult> results)
     {
         int completed = 0;
@@ -177,9 +194,12 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
         {
             for (; i < _windowCount; i++)
             {
-                ref readonly var entry = ref Entry(i);
-                if (entry.Completion.TrySetResult(entry.Generation, results[i]))
+                var result = results[i]; // read before the claim: a throwing indexer leaves the record unclaimed
+                int index = _liveEntry[_windowStart + i];
+                if (_entries[index].Completion.TryClaim(_entries[index].Generation))
                 {
+                    _entries[index].Completion.Hold(result);
+                    _held[_heldCount++] = index;
                     completed++;
                 }
             }
@@ -189,18 +209,14 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
             // The results list itself failed (a throwing indexer): the records without a result get its exception.
             for (; i < _windowCount; i++)
             {
-                ref readonly var entry = ref Entry(i);
-                if (entry.Completion.TrySetException(entry.Generation, e))
-                {
-                    completed++;
-                }
+                completed += ClaimFailure(_liveEntry[_windowStart + i], e);
             }
         }
 
         return completed;
     }
 
-    /// <summary>Fails every window record without an outcome; returns how many this completed.</summary>
+    /// <summary>Fails every window record without an outcome, held until <see cref="ReleaseHeld"/>; returns how many this completed.</summary>
     public int FailUnsettled(Exception exception)
     {
         int completed = 0;
@@ -208,15 +224,86 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
         {
             if (Interlocked.Exchange(ref _settled[_windowStart + i], 1) == 0)
             {
-                ref readonly var entry = ref Entry(i);
-                if (entry.Completion.TrySetException(entry.Generation, exception))
-                {
-                    completed++;
-                }
+                completed += ClaimFailure(_liveEntry[_windowStart + i], exception);
             }
         }
 
         return completed;
+    }
+
+    private int ClaimFailure(int index, Exception exception)
+    {
+        if (!_entries[index].Completion.TryClaim(_entries[index].Generation))
+        {
+            return 0;
+        }
+
+        _entries[index].Completion.Hold(exception);
+        _held[_heldCount++] = index;
+        return 1;
+    }
+
+    /// <summary>
+    /// Hands the held outcomes to their callers (the worker, once the batch is counted), then runs
+    /// <paramref name="afterRelease"/> (which recycles the batch, or null when an aborted stop took it).
+    /// </summary>
+    /// <param name="how">
+    /// <see cref="CallerResumption.Direct"/>: every outcome is set on this thread and each waiting continuation queued
+    /// on its own (a submitter running its own record: no caller waits yet). <see cref="CallerResumption.RunHere"/>:
+    /// this thread, when it is a pool thread, runs the continuations itself within a time budget.
+    /// <see cref="CallerResumption.Queue"/>: one pool work item runs them in turn. Either of the last two costs one
+    /// hop per batch instead of one per record, and a budget bounds how long a blocking continuation delays the rest.
+    /// </param>
+    /// <param name="afterRelease">Runs once every outcome is out.</param>
+    public void ReleaseHeld(CallerResumption how, Action<Batch<TRecord, TResult>>? afterRelease)
+    {
+        if (how == CallerResumption.Direct)
+        {
+            while (_released < _heldCount)
+            {
+                _entries[_held[_released++]].Completion.Release(inline: false);
+            }
+        }
+
+        _afterRelease = afterRelease;
+        if (_released == _heldCount
+            || (how == CallerResumption.RunHere && Thread.CurrentThread.IsThreadPoolThread && ReleaseSome()))
+        {
+            afterRelease?.Invoke(this);
+            return;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>The pool work item of <see cref="ReleaseHeld"/>.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (ReleaseSome())
+        {
+            _afterRelease?.Invoke(this);
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false); // over budget: the rest on another turn
+        }
+    }
+
+    /// <summary>Releases held outcomes with inline continuations until all are out (true) or the budget is spent.</summary>
+    private bool ReleaseSome()
+    {
+        long start = Stopwatch.GetTimestamp();
+        while (_released < _heldCount)
+        {
+            ref readonly var entry = ref _entries[_held[_released++]];
+            entry.Completion.Release(inline: true);
+            if ((_released & 3) == 0 && Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks && _released < _heldCount)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Where the window starts among the live records.</summary>
@@ -234,19 +321,15 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
         return count;
     }
 
-    /// <summary>Records completed through <see cref="SetResult"/> and <see cref="SetException"/> since the last take.</summary>
-    public int TakeCompletedByCaller() => Interlocked.Exchange(ref _completedByCaller, 0);
-
-    /// <summary>Records failed through <see cref="SetException"/> since the last take.</summary>
-    public int TakeFailedByCaller() => Interlocked.Exchange(ref _failedByCaller, 0);
-
     /// <inheritdoc />
     public void SetResult(int index, TResult result)
     {
         ref readonly var entry = ref Settle(index);
-        if (entry.Completion.TrySetResult(entry.Generation, result))
+        if (entry.Completion.TryClaim(entry.Generation))
         {
-            Interlocked.Increment(ref _completedByCaller);
+            _counters.AddCompleted(1); // counted before the caller can see it
+            entry.Completion.Hold(result);
+            entry.Completion.Release(inline: false);
         }
     }
 
@@ -255,10 +338,12 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
     {
         ArgumentNullException.ThrowIfNull(exception);
         ref readonly var entry = ref Settle(index);
-        if (entry.Completion.TrySetException(entry.Generation, exception))
+        if (entry.Completion.TryClaim(entry.Generation))
         {
-            Interlocked.Increment(ref _completedByCaller);
-            Interlocked.Increment(ref _failedByCaller);
+            _counters.AddCompleted(1); // counted before the caller can see it
+            _counters.AddFailed(1);
+            entry.Completion.Hold(exception);
+            entry.Completion.Release(inline: false);
         }
     }
 
@@ -278,22 +363,15 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
         ref _entries[_liveEntry[_windowStart + windowIndex]];
 
     /// <summary>
-    /// Fails every entry not completed yet, live or not (an aborted stop, which may run while a worker uses the
-    /// batch); returns how many this completed.
+    /// Cancels every entry not completed yet with <paramref name="exception"/>, live or not (an aborted stop, which may
+    /// run while a worker uses the batch); each is counted as cancelled.
     /// </summary>
-    public int FailAll(Exception exception)
+    public void FailAll(Exception exception)
     {
-        int completed = 0;
         for (int i = 0; i < _entryCount; i++)
         {
-            ref readonly var entry = ref _entries[i];
-            if (entry.Completion.TrySetException(entry.Generation, exception))
-            {
-                completed++;
-            }
+            _entries[i].Completion.TryCancel(_entries[i].Generation, exception);
         }
-
-        return completed;
     }
 
     /// <summary>Empties the batch for reuse, dropping every reference it held.</summary>
@@ -305,8 +383,9 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>
         _liveCount = 0;
         _windowStart = 0;
         _windowCount = 0;
-        _completedByCaller = 0;
-        _failedByCaller = 0;
+        _heldCount = 0;
+        _released = 0;
+        _afterRelease = null;
         EntryCost = 0;
         MaxEntryCost = 0;
         LiveCost = 0;

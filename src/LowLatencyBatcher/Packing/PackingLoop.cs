@@ -35,6 +35,8 @@ internal sealed class PackingLoop<TRecord, TResult>
     private readonly long[] _headArrivals;
     private readonly Batch<TRecord, TResult>?[] _open; // per bucket
     private readonly DispatchReason[] _openFull; // per bucket: why its batch is full, or None
+    private int _holdsRecords; // see HoldsRecords
+    private long _handedOff; // records taken from the intake that left this thread (sent in a batch, or dropped dead)
 
     /// <summary>Creates the loop of <paramref name="pipeline"/>; <see cref="Start"/> runs it.</summary>
     public PackingLoop(Pipeline<TRecord, TResult> pipeline)
@@ -57,6 +59,20 @@ internal sealed class PackingLoop<TRecord, TResult>
 
     /// <summary>Parks the packing thread; submits, workers and stops wake it through <see cref="Parker.Unpark"/>.</summary>
     public Parker Parker { get; } = new();
+
+    /// <summary>
+    /// Records taken from the intake that have left the packing thread: sent in a batch to the prefetch ring, or dropped
+    /// because they were cancelled while queued. Equal to the intake's accepted count when nothing is queued or packing.
+    /// </summary>
+    public long HandedOff => Volatile.Read(ref _handedOff);
+
+    /// <summary>
+    /// True when the thread last parked holding records (an open batch, or a record at a lane's head): only then can a
+    /// worker going idle or freeing a prefetch slot give it something to do. Written before the thread flags itself as
+    /// parked and re-checks the workers and the prefetch ring, so a worker that changes either after its own full
+    /// fence and then reads false knows the re-check saw its change.
+    /// </summary>
+    public bool HoldsRecords => Volatile.Read(ref _holdsRecords) != 0;
 
     /// <summary>The CPU the thread is pinned to, or -1.</summary>
     public int PinnedCpu { get; private set; } = -1;
@@ -226,6 +242,8 @@ internal sealed class PackingLoop<TRecord, TResult>
 
         _open[bucket] = null;
         _openFull[bucket] = DispatchReason.None;
+        // Release, after the batch's publication: whoever reads the new count finds the batch in the ring or taken.
+        Volatile.Write(ref _handedOff, _handedOff + batch.EntryCount);
         _pipeline.WakeOneWorker();
         return true;
     }
@@ -247,6 +265,7 @@ internal sealed class PackingLoop<TRecord, TResult>
             if (!head.Completion.IsQueued(head.Generation))
             {
                 head = default; // cancelled or timed out while queued: dropped before it takes any room (rule 5)
+                Volatile.Write(ref _handedOff, _handedOff + 1);
                 progressed = true;
                 continue;
             }
@@ -330,6 +349,7 @@ internal sealed class PackingLoop<TRecord, TResult>
 
     private void Park()
     {
+        Volatile.Write(ref _holdsRecords, NoOpenBatch && NoHead ? 0 : 1); // ordered before the flag by PrepareToPark's fence
         Parker.PrepareToPark();
         long now = _time.GetTimestamp();
         if (HasWork(now))
@@ -397,12 +417,11 @@ internal sealed class PackingLoop<TRecord, TResult>
     private void AbortDrain()
     {
         var error = _pipeline.AbortError;
-        int completed = 0;
         for (int bucket = 0; bucket < _open.Length; bucket++)
         {
             if (_open[bucket] is { } batch)
             {
-                completed += batch.FailAll(error);
+                batch.FailAll(error);
                 _pipeline.ReturnBatch(batch);
                 _open[bucket] = null;
                 _openFull[bucket] = DispatchReason.None;
@@ -412,21 +431,14 @@ internal sealed class PackingLoop<TRecord, TResult>
         for (int lane = 0; lane < _heads.Length; lane++)
         {
             ref var head = ref _heads[lane];
-            if (head.Completion is not null && head.Completion.TrySetException(head.Generation, error))
-            {
-                completed++;
-            }
-
+            head.Completion?.TryCancel(head.Generation, error);
             head = default;
             var spinner = default(SpinWait);
             while (!_intake[lane].IsDrainedAfterClose)
             {
                 if (_intake[lane].TryDequeue(out var item))
                 {
-                    if (item.Completion.TrySetException(item.Generation, error))
-                    {
-                        completed++;
-                    }
+                    item.Completion.TryCancel(item.Generation, error);
                 }
                 else
                 {
@@ -436,7 +448,6 @@ internal sealed class PackingLoop<TRecord, TResult>
         }
 
         PublishRoom();
-        _pipeline.Counters.AddCancelled(completed);
         _pipeline.FailPrefetched();
         _prefetch.Complete();
         _pipeline.WakeAllWorkers();

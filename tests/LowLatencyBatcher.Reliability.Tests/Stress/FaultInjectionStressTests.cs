@@ -75,6 +75,9 @@ public class FaultInjectionStressTests(ITestOutputHelper output)
             MaxQueueSize = queue,
             BatchTimeout = TimeSpan.FromMilliseconds(2),
             Observer = run, // tags the worker (see the remarks)
+            // The tags follow each worker's own flow; a record run alone would run, and be tagged, in its submitter's
+            // flow instead. The idle fast path has its own stress (IdleFastPathStressTests).
+            RunAloneWhenIdle = false,
         };
         var batcher = new DynamicBatcher<Job, long>(run.ProcessAsync, options);
         var clock = Stopwatch.StartNew();

@@ -144,6 +144,9 @@ internal sealed class OutcomeTally(int records)
 
     public int CompletionsOf(int id) => Volatile.Read(ref _completions[id]);
 
+    /// <summary>Counts a completion of record <paramref name="id"/> that its caller checked itself.</summary>
+    public void Count(int id) => Interlocked.Increment(ref _completions[id]);
+
     /// <summary>
     /// Awaits record <paramref name="id"/>: its own result (<paramref name="expected"/>) or its batch's
     /// <see cref="BatchFault"/>; anything else is a violation. Counts the completion either way.

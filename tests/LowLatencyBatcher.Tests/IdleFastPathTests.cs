@@ -1,0 +1,226 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Time.Testing;
+
+namespace LowLatencyBatcher.Tests;
+
+/// <summary>The idle fast path: a lone record at an idle batcher runs on its submitter's thread (rule 3, alone).</summary>
+public class IdleFastPathTests
+{
+    private static ValueTask<IReadOnlyList<int>> Echo(IReadOnlyList<int> batch, CancellationToken token) =>
+        ValueTask.FromResult<IReadOnlyList<int>>(batch.ToArray());
+
+    private static async Task<DynamicBatcher<int, int>> StartIdleAsync(
+        ProcessFn<int, int> process, DynamicBatcherOptions<int>? options = null)
+    {
+        var batcher = new DynamicBatcher<int, int>(process, options);
+        await batcher.StartAsync();
+        await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
+        return batcher;
+    }
+
+    [Fact]
+    public async Task ALoneRecordAtAnIdleBatcherCompletesBeforeSubmitReturnsWhenTheProcessFunctionIsSynchronous()
+    {
+        var observer = new CollectingObserver();
+        await using var batcher = await StartIdleAsync(Echo, new DynamicBatcherOptions<int> { Observer = observer });
+
+        var task = batcher.SubmitAsync(7);
+
+        Assert.True(task.IsCompletedSuccessfully);
+        Assert.Equal(7, await task);
+        var report = Assert.Single(observer.Reports);
+        Assert.Equal(DispatchReason.Eager, report.Reason);
+        Assert.Equal(1, report.Records);
+        var stats = batcher.Stats;
+        Assert.Equal(1, stats.TotalSubmitted);
+        Assert.Equal(1, stats.TotalCompleted);
+        Assert.Equal(1, stats.EagerBatches);
+    }
+
+    [Fact]
+    public async Task TheFastPathIsNotTakenWhenMinBatchSizeIsAboveOne()
+    {
+        var time = new FakeTimeProvider();
+        await using var batcher = await StartIdleAsync(
+            Echo, new DynamicBatcherOptions<int> { MinBatchSize = 2, BatchTimeout = TimeSpan.FromSeconds(1), TimeProvider = time });
+
+        var task = batcher.SubmitAsync(1);
+
+        Assert.False(task.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await task.Bounded());
+        Assert.Equal(1, batcher.Stats.TimeoutBatches);
+    }
+
+    [Fact]
+    public async Task TheFastPathIsNotTakenWhenRunAloneWhenIdleIsOff()
+    {
+        await using var batcher = await StartIdleAsync(Echo, new DynamicBatcherOptions<int> { RunAloneWhenIdle = false });
+        int synchronous = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
+            var task = batcher.SubmitAsync(i);
+            synchronous += task.IsCompleted ? 1 : 0;
+            Assert.Equal(i, await task.Bounded());
+        }
+
+        Assert.Equal(0, synchronous);
+    }
+
+    [Fact]
+    public async Task ARecordArrivingWhileTheOnlyWorkerIsBusyWaitsForIt()
+    {
+        var processor = new RecordingProcessor<int>();
+        await using var batcher = await StartIdleAsync(processor.ProcessAsync);
+        processor.Hold();
+        var first = batcher.SubmitAsync(1).AsTask(); // alone, on this thread; held inside the process function
+        await Wait.UntilAsync(() => processor.Inside == 1, "the first record is inside");
+
+        var second = batcher.SubmitAsync(2).AsTask();
+        await Task.Delay(50);
+
+        Assert.Equal(1, processor.Inside); // never two calls with one worker
+        Assert.False(second.IsCompleted);
+        processor.Release();
+        Assert.Equal(1, await first.Bounded());
+        Assert.Equal(2, await second.Bounded());
+        Assert.Equal([[1], [2]], processor.Batches);
+    }
+
+    [Fact]
+    public async Task AProcessFunctionThatBlocksBeforeReturningTurnsTheFastPathOffAfterEightSlowCallsInARow()
+    {
+        await using var batcher = await StartIdleAsync((batch, _) =>
+        {
+            Thread.Sleep(2); // holds the submitting thread: far longer than the fast path allows
+            return ValueTask.FromResult<IReadOnlyList<int>>(batch.ToArray());
+        });
+        var alone = new List<bool>();
+        for (int i = 0; i < 12; i++)
+        {
+            await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
+            var task = batcher.SubmitAsync(i);
+            alone.Add(task.IsCompleted);
+            Assert.Equal(i, await task.Bounded());
+        }
+
+        Assert.Equal(Enumerable.Repeat(true, 8).Concat(Enumerable.Repeat(false, 4)), alone);
+    }
+
+    [Fact]
+    public async Task CancellingARecordRunningAloneCancelsItsTaskAtOnce()
+    {
+        var processor = new RecordingProcessor<int>();
+        await using var batcher = await StartIdleAsync(processor.ProcessAsync);
+        processor.Hold();
+        using var cancellation = new CancellationTokenSource();
+        var task = batcher.SubmitAsync(1, cancellationToken: cancellation.Token).AsTask();
+        await Wait.UntilAsync(() => processor.Inside == 1, "the record is inside");
+
+        cancellation.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task).Bounded();
+        processor.Release();
+        await Wait.UntilAsync(() => batcher.Stats.TotalCompleted == 1, "it is counted once");
+        Assert.Equal(1, batcher.Stats.TotalCancelled);
+    }
+
+    [Fact]
+    public async Task StopWaitsForARecordRunningAlone()
+    {
+        var processor = new RecordingProcessor<int>();
+        var batcher = await StartIdleAsync(processor.ProcessAsync);
+        processor.Hold();
+        var task = batcher.SubmitAsync(5).AsTask();
+        await Wait.UntilAsync(() => processor.Inside == 1, "the record is inside");
+
+        var stop = batcher.StopAsync();
+        await Task.Delay(50);
+
+        Assert.False(stop.IsCompleted);
+        processor.Release();
+        await stop.Bounded();
+        Assert.Equal(5, await task.Bounded());
+        await batcher.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AnAbortedStopFailsARecordRunningAloneInAFunctionThatIgnoresItsToken()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int inside = 0;
+        var batcher = await StartIdleAsync(async (batch, _) =>
+        {
+            Interlocked.Increment(ref inside);
+            await gate.Task; // ignores its token
+            return batch.ToArray();
+        });
+        var task = batcher.SubmitAsync(5).AsTask();
+        await Wait.UntilAsync(() => Volatile.Read(ref inside) == 1, "the record is inside");
+
+        using var giveUp = new CancellationTokenSource();
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => batcher.StopAsync(giveUp.Token)).Bounded();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task).Bounded();
+        gate.SetResult();
+        await batcher.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task EachCallerKeepsItsOrderWhenRecordsRunAloneBetweenQueuedOnes()
+    {
+        // Callers fire small windows of records without awaiting, so some arrive at an idle batcher (alone) and some
+        // find it busy (queued): with one worker, the order in which the process function sees a caller's records is
+        // the order they were submitted in.
+        var seen = new ConcurrentQueue<(int Caller, int Sequence)>();
+        await using var batcher = await StartIdleAsync((batch, _) =>
+        {
+            foreach (int record in batch)
+            {
+                seen.Enqueue((record >> 16, record & 0xFFFF));
+            }
+
+            if (Random.Shared.Next(4) == 0)
+            {
+                Thread.SpinWait(200);
+            }
+
+            return ValueTask.FromResult<IReadOnlyList<int>>(batch.ToArray());
+        });
+        const int callers = 6;
+        const int perCaller = 3_000;
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        {
+            for (int next = 0; next < perCaller;)
+            {
+                int window = Math.Min(perCaller - next, 1 + Random.Shared.Next(3));
+                var tasks = new ValueTask<int>[window];
+                for (int i = 0; i < window; i++, next++)
+                {
+                    tasks[i] = batcher.SubmitAsync((caller << 16) | next);
+                }
+
+                foreach (var task in tasks)
+                {
+                    await task;
+                }
+            }
+        }))).Bounded();
+
+        foreach (var caller in seen.GroupBy(s => s.Caller))
+        {
+            Assert.Equal(Enumerable.Range(0, perCaller), caller.Select(s => s.Sequence));
+        }
+
+        Assert.True(batcher.Stats.EagerBatches > 0);
+    }
+
+    private sealed class CollectingObserver : IBatchObserver
+    {
+        public ConcurrentQueue<(int Records, DispatchReason Reason)> Reports { get; } = new();
+
+        public void OnBatchCompleted(in BatchReport report) => Reports.Enqueue((report.Records, report.Reason));
+    }
+}
