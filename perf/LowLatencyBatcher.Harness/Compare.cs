@@ -78,11 +78,14 @@ internal static class Compare
         return 0;
     }
 
-    /// <summary>Idle: p50, p99 and p99.9 of submit → result, one result per percentile, each printed.</summary>
+    /// <summary>
+    /// Idle: p50, p99 and p99.9 of submit → result, one result per percentile, each printed. The warm-up is a second
+    /// of the same regime for each contender: with a shorter one the first measured round still showed ms-scale tails.
+    /// </summary>
     public static async Task<List<RegimeResult>> IdleLatencyAsync(ContenderPair pair, int rounds, int records, TimeSpan spacing, TextWriter log)
     {
         var (ours, channel) = await pair.RoundsAsync(
-            rounds, new IdleLatencyMeasurement(records, spacing), new IdleLatencyMeasurement(Math.Min(200, records), spacing));
+            rounds, new IdleLatencyMeasurement(records, spacing), new IdleLatencyMeasurement(1_000, spacing));
         string regime = $"idle ({records:N0} lone records {spacing.TotalMilliseconds:0.###} ms apart)";
         var results = new List<RegimeResult>
         {
