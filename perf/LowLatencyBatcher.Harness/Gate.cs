@@ -51,7 +51,7 @@ internal sealed record IdleLatencyGate
     public int Rounds { get; init; } = 5;
     public int Records { get; init; } = 1_000;
     public double SpacingMicroseconds { get; init; } = 1_000;
-    public double MaxIdleP99Ratio { get; init; } = 50;
+    public double MaxIdleP99Ratio { get; init; } = 200;
 }
 
 /// <summary>
