@@ -8,6 +8,7 @@ using BenchmarkDotNet.Running;
 // Every benchmark runs one invocation per iteration: an invocation moves a fixed, large number of items or records
 // (OperationsPerInvoke), so the reported time is per item/record and items/s = 1e9 / Mean (ns).
 // Usage: dotnet run -c Release --project perf/LowLatencyBatcher.Benchmarks -- --filter '*EndToEnd*' [--artifacts DIR]
+// The idle regime (one submit at a parked batcher, 1,000 one-record iterations): --filter '*IdleBenchmarks*'
 // A plain run without --filter opens BenchmarkDotNet's menu; --filter '*' runs the full suite.
 var job = Job.Default
     .WithLaunchCount(1)

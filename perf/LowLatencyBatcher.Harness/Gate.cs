@@ -8,11 +8,14 @@ internal sealed record GateConfig
     public ThroughputGate Throughput { get; init; } = new();
     public AllocationGate Allocation { get; init; } = new();
     public LatencyGate LightLoadLatency { get; init; } = new();
+    public IdleLatencyGate Idle { get; init; } = new();
+    public IdleCostGate IdleCost { get; init; } = new();
 }
 
 /// <summary>
-/// TokenBatcher records/s ÷ Channel-baseline records/s (best round over best round of interleaved rounds), measured
-/// at every producer count of <see cref="Producers"/>; gated where <see cref="MinRatioVsChannel"/> sets a floor.
+/// TokenBatcher records/s ÷ Channel-baseline records/s (the median of the per-round ratios of interleaved rounds; the
+/// best round over best round is printed beside it), measured at every producer count of <see cref="Producers"/>;
+/// gated where <see cref="MinRatioVsChannel"/> sets a floor.
 /// </summary>
 internal sealed record ThroughputGate
 {
@@ -39,6 +42,31 @@ internal sealed record LatencyGate
     public double MaxP99Microseconds { get; init; } = 2_000;
 }
 
+/// <summary>
+/// The idle regime (one caller, a lone record every <see cref="SpacingMicroseconds"/>, see
+/// <see cref="IdleLatencyMeasurement"/>): ours' p99 ÷ the Channel baseline's p99, per round, median over the rounds.
+/// </summary>
+internal sealed record IdleLatencyGate
+{
+    public int Rounds { get; init; } = 5;
+    public int Records { get; init; } = 1_000;
+    public double SpacingMicroseconds { get; init; } = 1_000;
+    public double MaxIdleP99Ratio { get; init; } = 200;
+}
+
+/// <summary>
+/// Idle cost (see <see cref="Harness.IdleCost"/>): the process CPU of ours alone during a quiet interval after a burst,
+/// % of one core, median over the rounds. The Channel baseline is measured too, for reference.
+/// </summary>
+internal sealed record IdleCostGate
+{
+    public int Rounds { get; init; } = 3;
+    public int BurstRecords { get; init; } = 50_000;
+    public int SettleMilliseconds { get; init; } = 200;
+    public int QuietMilliseconds { get; init; } = 1_000;
+    public double MaxIdleCpuPercent { get; init; } = 10;
+}
+
 /// <summary>What one gate run measured and decided.</summary>
 internal sealed record GateReport(
     string Machine,
@@ -46,7 +74,10 @@ internal sealed record GateReport(
     List<ThroughputResult> Throughput,
     AllocationResult Allocation,
     NoOpLatency LightLoad,
-    List<GateVerdict> Verdicts);
+    List<GateVerdict> Verdicts,
+    List<RegimeResult>? Idle = null,
+    RegimeResult? IdleCost = null,
+    double? IdleCostFloorPercent = null);
 
 internal sealed record GateVerdict(string Gate, double Measured, string Rule, double Threshold, bool Passed);
 
@@ -77,12 +108,31 @@ internal static class Gate
             var result = await Throughput.RunAsync(
                 [Contender.TokenBatcher, Contender.Channel], producers, records, config.Throughput.Rounds, log);
             throughput.Add(result);
-            double ratio = result.Contenders.Single(c => c.Name == nameof(Contender.Channel)).BestOursOverThis!.Value;
+            double ratio = result.Contenders.Single(c => c.Name == nameof(Contender.Channel)).OursOverThis!.Value;
             if (config.Throughput.MinRatioVsChannel.TryGetValue(key, out double floor))
             {
-                verdicts.Add(new GateVerdict($"throughput ours/channel, {producers} producers", ratio, ">=", floor, ratio >= floor));
+                verdicts.Add(new GateVerdict($"closed loop ours÷channel records/s, {producers} producers (median of rounds)", ratio, ">=", floor, ratio >= floor));
             }
         }
+
+        var idleGate = config.Idle;
+        log.WriteLine($"Idle latency, one caller, a lone record every {idleGate.SpacingMicroseconds:0} µs, {idleGate.Rounds} interleaved rounds:");
+        List<RegimeResult> idle;
+        await using (var pair = await ContenderPair.StartAsync())
+        {
+            idle = await Compare.IdleLatencyAsync(pair, idleGate.Rounds, idleGate.Records, TimeSpan.FromMicroseconds(idleGate.SpacingMicroseconds), log);
+        }
+
+        double idleP99Ratio = idle.Single(r => r.Metric == "p99").RatioMedian;
+        verdicts.Add(new GateVerdict("idle p99 ours÷channel (median of rounds)", idleP99Ratio, "<=", idleGate.MaxIdleP99Ratio,
+            idleP99Ratio <= idleGate.MaxIdleP99Ratio));
+
+        var costGate = config.IdleCost;
+        log.WriteLine($"Idle cost, {costGate.Rounds} rounds, each contender alone:");
+        var (idleCost, idleFloor) = await Compare.IdleCostAsync(costGate.Rounds, costGate.BurstRecords,
+            TimeSpan.FromMilliseconds(costGate.SettleMilliseconds), TimeSpan.FromMilliseconds(costGate.QuietMilliseconds), log);
+        verdicts.Add(new GateVerdict("idle cost ours, % of one core (median of rounds)", idleCost.OursMedian, "<=", costGate.MaxIdleCpuPercent,
+            idleCost.OursMedian <= costGate.MaxIdleCpuPercent));
 
         log.WriteLine($"Allocation per submit, {config.Allocation.Producers} producers:");
         var allocation = await Allocation.MeasureAsync(
@@ -97,7 +147,8 @@ internal static class Gate
         verdicts.Add(new GateVerdict("light-load p99 (µs)", light.Latency.P99, "<=",
             config.LightLoadLatency.MaxP99Microseconds, light.Latency.P99 <= config.LightLoadLatency.MaxP99Microseconds));
 
-        var report = new GateReport(Environment.MachineName, DateTimeOffset.UtcNow, throughput, allocation, light, verdicts);
+        var report = new GateReport(
+            Environment.MachineName, DateTimeOffset.UtcNow, throughput, allocation, light, verdicts, idle, idleCost, idleFloor);
         Directory.CreateDirectory(outDir);
         string reportPath = Path.Combine(outDir, "perf-gate.json");
         await File.WriteAllTextAsync(reportPath, JsonSerializer.Serialize(report, Json));
@@ -158,6 +209,17 @@ internal static class Gate
         Row("light-load p50 (µs)", baseline.LightLoad.Latency.P50, now.LightLoad.Latency.P50, "F1");
         Row("light-load p99 (µs)", baseline.LightLoad.Latency.P99, now.LightLoad.Latency.P99, "F1");
         Row("light-load p99.9 (µs)", baseline.LightLoad.Latency.P999, now.LightLoad.Latency.P999, "F1");
+        foreach (var result in now.Idle ?? [])
+        {
+            var old = baseline.Idle?.FirstOrDefault(r => r.Metric == result.Metric);
+            Row($"idle {result.Metric} ours (µs)", old?.OursMedian, result.OursMedian, "F1");
+            Row($"idle {result.Metric} ours÷channel", old?.RatioMedian, result.RatioMedian, "F2");
+        }
+
+        if (now.IdleCost is { } cost)
+        {
+            Row("idle cost ours (% of one core)", baseline.IdleCost?.OursMedian, cost.OursMedian, "F2");
+        }
 
         void Row(string name, double? was, double current, string format)
         {

@@ -6,6 +6,7 @@ using LowLatencyBatcher.Harness;
 //   latency    [--out artifacts/perf] [--quick]
 //   priority   [--out artifacts/perf] [--quick]
 //   throughput [--producers 1,8,64] [--rounds 5] [--out artifacts/perf]
+//   compare    [--rounds 5] [--quick] [--out artifacts/perf]   (ours vs the Channel baseline in issue 10's regimes)
 //   report     [--bench artifacts/bench/results] [--perf artifacts/perf] [--images docs/images]
 var command = args.Length > 0 ? args[0] : "help";
 var options = ParseOptions(args.Skip(1).ToArray());
@@ -56,6 +57,13 @@ switch (command)
         return 0;
     }
 
+    case "compare":
+    {
+        int rounds = int.Parse(Option("rounds", "5"));
+        var settings = new CompareSettings { Rounds = rounds, IdleCostRounds = rounds };
+        return await Compare.RunAsync(options.ContainsKey("quick") ? settings.Quick() : settings, Option("out", "artifacts/perf"), log);
+    }
+
     case "report":
         return Report.Write(
             Option("bench", "artifacts/bench/results"),
@@ -64,7 +72,7 @@ switch (command)
             log);
 
     default:
-        Console.WriteLine("usage: LowLatencyBatcher.Harness gate|latency|priority|throughput|report [options] (see Program.cs)");
+        Console.WriteLine("usage: LowLatencyBatcher.Harness gate|latency|priority|throughput|compare|report [options] (see Program.cs)");
         return command == "help" ? 0 : 2;
 }
 
