@@ -108,12 +108,13 @@ public class DynamicBatcherOptions<TRecord>
 
     /// <summary>
     /// The idle fast path: when a record arrives at an idle batcher (nothing queued, packing or waiting for a worker,
-    /// a worker free, <see cref="MinBatchSize"/> 1), the submitting thread runs its batch of one itself — the batch
-    /// rule 3 would send eagerly anyway — with no thread hop; a process function that completes synchronously then
-    /// gives a completed task. The process function then runs on the caller's thread (its execution context flows
-    /// in). A process function that holds the caller for more than 50 µs before returning its task turns the fast
-    /// path off for the rest of the run after eight such calls in a row, so a blocking function never keeps a caller from
-    /// submitting its next records for long. Under load records always go through the packing thread. Default true.
+    /// no caller about to be resumed, a worker free, <see cref="MinBatchSize"/> 1), the submitting thread runs its
+    /// batch of one itself — the batch rule 3 would send eagerly anyway — with no thread hop; a process function that
+    /// completes synchronously then gives a completed task. The process function then runs on the caller's thread (its
+    /// execution context flows in). A call that holds the caller for more than 50 µs before the function returns its
+    /// task puts the fast path off for 10 ms, doubling with each such call in a row up to 1 s, so a blocking function
+    /// rarely keeps a caller from submitting its next records. Under load records go through the packing thread.
+    /// Default true.
     /// </summary>
     public bool RunAloneWhenIdle { get; init; } = true;
 }

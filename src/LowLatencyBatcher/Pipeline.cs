@@ -2,7 +2,6 @@ using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
 using LowLatencyBatcher.Packing;
-using System.Diagnostics;
 using Microsoft.Extensions.ObjectPool;
 
 namespace LowLatencyBatcher;
@@ -24,18 +23,13 @@ internal sealed class Pipeline<TRecord, TResult>
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Worker<TRecord, TResult>[] _workers;
     private readonly LiveSettings<TRecord> _live;
+    private readonly ResumingCallers _resuming = new();
     private Exception _abortError = new OperationCanceledException();
     private int _aborting;
     private int _packingThreadExited;
     private int _participants;
     private long _acceptedAlone; // records the idle fast path ran without the intake
-    private int _slowAloneRuns; // consecutive fast-path calls that held their submitter too long (see TryRunAlone)
-
-    // A fast-path call that keeps its submitter longer than this before the process function returns its task counts
-    // as slow; after SlowAloneRunsAllowed of them in a row the fast path is off for the run. In a row, so that the
-    // odd call slowed by the JIT or by the scheduler does not count, while a function that blocks is caught at once.
-    private static readonly long s_aloneHoldLimitTicks = Stopwatch.Frequency / 20_000; // 50 µs
-    private const int SlowAloneRunsAllowed = 8;
+    private readonly HoldGuard _holdGuard;
 
     /// <summary>Builds a run; <see cref="Start"/> starts its threads.</summary>
     public Pipeline(
@@ -56,7 +50,7 @@ internal sealed class Pipeline<TRecord, TResult>
         // Batches alive at once: the open one, the prefetched ones and one per worker (plus slack for a worker
         // that has just taken one while the packing thread opens the next).
         _batches = new DefaultObjectPool<Batch<TRecord, TResult>>(
-            new BatchPolicy(live, counters), settings.PrefetchBatches + settings.Workers + 2);
+            new BatchPolicy(live, counters, _resuming), settings.PrefetchBatches + settings.Workers + 2);
         _workers = new Worker<TRecord, TResult>[settings.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -64,6 +58,7 @@ internal sealed class Pipeline<TRecord, TResult>
         }
 
         Packer = new PackingLoop<TRecord, TResult>(this);
+        _holdGuard = new HoldGuard(settings.TimeProvider);
         _participants = _workers.Length + 1;
     }
 
@@ -122,8 +117,7 @@ internal sealed class Pipeline<TRecord, TResult>
     public bool TryRunAlone(in IntakeItem<TRecord, TResult> item)
     {
         var settings = _live.Current;
-        if (!settings.RunAloneWhenIdle || settings.Rules.MinBatchSize > 1
-            || Volatile.Read(ref _slowAloneRuns) >= SlowAloneRunsAllowed)
+        if (!settings.RunAloneWhenIdle || settings.Rules.MinBatchSize > 1 || _resuming.Any || !_holdGuard.AllowsRun())
         {
             return false;
         }
@@ -148,17 +142,9 @@ internal sealed class Pipeline<TRecord, TResult>
         batch.Open(settings.Rules, item.Arrival);
         batch.Add(item);
         batch.Reason = DispatchReason.Eager;
-        long called = Stopwatch.GetTimestamp();
-        worker.RunBorrowed(batch);
-        if (Stopwatch.GetTimestamp() - called > s_aloneHoldLimitTicks)
-        {
-            Interlocked.Increment(ref _slowAloneRuns);
-        }
-        else if (Volatile.Read(ref _slowAloneRuns) is > 0 and < SlowAloneRunsAllowed)
-        {
-            Volatile.Write(ref _slowAloneRuns, 0); // a race with another submitter's increment only delays the switch-off
-        }
-
+        // The record started when it was submitted: its arrival stamp is the batch's start (one clock read fewer).
+        long ended = worker.RunBorrowed(batch, started: item.Arrival);
+        _holdGuard.Record(ended - item.Arrival, ended);
         return true;
     }
 
@@ -318,9 +304,9 @@ internal sealed class Pipeline<TRecord, TResult>
         }
     }
 
-    private sealed class BatchPolicy(LiveSettings<TRecord> live, BatcherCounters counters) : IPooledObjectPolicy<Batch<TRecord, TResult>>
+    private sealed class BatchPolicy(LiveSettings<TRecord> live, BatcherCounters counters, ResumingCallers resuming) : IPooledObjectPolicy<Batch<TRecord, TResult>>
     {
-        public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize, counters);
+        public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize, counters, resuming);
 
         public bool Return(Batch<TRecord, TResult> obj) => true;
     }

@@ -95,21 +95,26 @@ internal sealed class Worker<TRecord, TResult>
     /// <summary>
     /// Runs <paramref name="batch"/> on the calling thread for the submitter that borrowed this worker, and gives the
     /// worker back once the batch is done: right away when the process function completed synchronously, else from
-    /// the thread that completes it (no allocation either way: the awaiter's callback is cached).
+    /// the thread that completes it (no allocation either way: the awaiter's callback is cached). Returns the
+    /// timestamp, on the batcher's clock, at which the calling thread was let go.
     /// </summary>
-    public void RunBorrowed(Batch<TRecord, TResult> batch)
+    /// <param name="batch">The batch of one.</param>
+    /// <param name="started">When the batch started: its record's submit.</param>
+    public long RunBorrowed(Batch<TRecord, TResult> batch, long started)
     {
-        var run = RunBatchAsync(batch);
+        var run = RunBatchAsync(batch, started);
         if (run.IsCompleted)
         {
             run.GetAwaiter().GetResult();
+            long ended = _finished.Ended; // the process call ended: only bookkeeping is left
             FinishBatch(borrowed: true);
             GiveBack();
-            return;
+            return ended == 0 ? started : ended;
         }
 
         _borrowedRun = run; // one borrowed run at a time: the worker is ours until GiveBack
         run.GetAwaiter().UnsafeOnCompleted(_finishBorrowed);
+        return _pipeline.Settings.TimeProvider.GetTimestamp();
     }
 
     private void FinishBorrowed()
@@ -234,10 +239,11 @@ internal sealed class Worker<TRecord, TResult>
     /// <summary>
     /// Runs one batch through the process function, settles and counts its records: for the worker's own loop, or for
     /// a submitter that borrowed this worker. Completes synchronously when the process function does. The caller then
-    /// calls <see cref="FinishBatch"/>.
+    /// calls <see cref="FinishBatch"/>. <paramref name="started"/>: when the batch started, on the batcher's clock
+    /// (0: now).
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask RunBatchAsync(Batch<TRecord, TResult> batch)
+    public async ValueTask RunBatchAsync(Batch<TRecord, TResult> batch, long started = 0)
     {
         if (!BeginBatch(batch))
         {
@@ -246,7 +252,11 @@ internal sealed class Worker<TRecord, TResult>
 
         var counters = _pipeline.Counters;
         var time = _pipeline.Settings.TimeProvider;
-        long started = time.GetTimestamp();
+        if (started == 0)
+        {
+            started = time.GetTimestamp();
+        }
+
         counters.Busy.Enter(counters.MicrosecondsAt(started));
         // Called inline, not through CallAsync: the process function runs directly in the worker's own context.
         IReadOnlyList<TResult>? results = null;
