@@ -44,10 +44,10 @@ internal sealed class Pipeline<TRecord, TResult>
         Intake = new IntakeLanes<IntakeItem<TRecord, TResult>>(settings.PriorityLanes, settings.MaxQueueSize);
         Prefetch = new BatchRing<Batch<TRecord, TResult>>(settings.PrefetchBatches);
 
-        // Batches alive at once: the open one, the prefetched ones and one per worker (plus slack for a worker
-        // that has just taken one while the packing thread opens the next).
+        // Batches alive at once: one open per cost bucket, the prefetched ones and one per worker (plus slack for a
+        // worker that has just taken one while the packing thread opens the next).
         _batches = new DefaultObjectPool<Batch<TRecord, TResult>>(
-            new BatchPolicy(live), settings.PrefetchBatches + settings.Workers + 2);
+            new BatchPolicy(live), settings.Rules.BucketCount + settings.PrefetchBatches + settings.Workers + 1);
         _workers = new Worker<TRecord, TResult>[settings.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
