@@ -23,7 +23,7 @@ internal sealed class Pipeline<TRecord, TResult>
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Worker<TRecord, TResult>[] _workers;
     private readonly LiveSettings<TRecord> _live;
-    private Exception _abortError = new OperationCanceledException();
+    private Exception? _abortError; // set once, by the first abort or packing-thread failure, before _aborting
     private int _aborting;
     private int _packingThreadExited;
     private int _participants;
@@ -90,8 +90,8 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>True once <see cref="Abort"/> (or a failure of the packing thread) began.</summary>
     public bool IsAborting => Volatile.Read(ref _aborting) != 0;
 
-    /// <summary>The exception given to records an abort completes.</summary>
-    public Exception AbortError => Volatile.Read(ref _abortError);
+    /// <summary>The exception given to records an abort completes: the first abort's (or packing-thread failure's).</summary>
+    public Exception AbortError => Volatile.Read(ref _abortError) ?? new OperationCanceledException();
 
     /// <summary>Completes when the run is over: drained, or aborted.</summary>
     public Task Finished => _finished.Task;
@@ -119,8 +119,7 @@ internal sealed class Pipeline<TRecord, TResult>
     /// </summary>
     public void Abort(CancellationToken token)
     {
-        Volatile.Write(ref _abortError, new OperationCanceledException(
-            "The batcher was stopped before this record completed.", token));
+        SetAbortError(new OperationCanceledException("The batcher was stopped before this record completed.", token));
         if (Interlocked.Exchange(ref _aborting, 1) != 0)
         {
             return;
@@ -158,7 +157,7 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>The packing thread failed (a defect): fails every accepted record with the exception.</summary>
     public void FailFromPackingThread(Exception exception)
     {
-        Volatile.Write(ref _abortError, new InvalidOperationException("The batcher's packing thread failed.", exception));
+        SetAbortError(new InvalidOperationException("The batcher's packing thread failed.", exception));
         Interlocked.Exchange(ref _aborting, 1);
         Intake.Close();
         _processCancellation.Cancel();
@@ -243,6 +242,9 @@ internal sealed class Pipeline<TRecord, TResult>
             _finished.TrySetResult();
         }
     }
+
+    /// <summary>Keeps <paramref name="error"/> unless an earlier abort or failure set its own: the first one wins.</summary>
+    private void SetAbortError(Exception error) => Interlocked.CompareExchange(ref _abortError, error, null);
 
     private sealed class BatchPolicy(LiveSettings<TRecord> live) : IPooledObjectPolicy<Batch<TRecord, TResult>>
     {

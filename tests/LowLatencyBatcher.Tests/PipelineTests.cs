@@ -19,6 +19,35 @@ public class PipelineTests
         Assert.All(second, batch => Assert.Contains(first, kept => ReferenceEquals(kept, batch))); // none was allocated
     }
 
+    [Fact]
+    public void TheFirstAbortErrorWins_APackingThreadFailureIsNotReplacedByALaterStop()
+    {
+        var pipeline = NewPipeline(new DynamicBatcherOptions<int>());
+        var defect = new InvalidOperationException("a defect");
+        pipeline.FailFromPackingThread(defect);
+        pipeline.BeginStop();
+        pipeline.Abort(new CancellationToken(canceled: true));
+
+        Assert.Same(defect, Assert.IsType<InvalidOperationException>(pipeline.AbortError).InnerException);
+    }
+
+    [Fact]
+    public void TheFirstAbortErrorWins_ASecondStopDoesNotReplaceTheFirstStopsError()
+    {
+        var pipeline = NewPipeline(new DynamicBatcherOptions<int>());
+        using var first = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        first.Cancel();
+        second.Cancel();
+        pipeline.BeginStop();
+        pipeline.Abort(first.Token);
+        var error = pipeline.AbortError;
+        pipeline.Abort(second.Token);
+
+        Assert.Same(error, pipeline.AbortError);
+        Assert.Equal(first.Token, Assert.IsType<OperationCanceledException>(pipeline.AbortError).CancellationToken);
+    }
+
     private static Pipeline<int, int> NewPipeline(DynamicBatcherOptions<int> options) =>
         new(new LiveSettings<int>(BatcherSettings<int>.From(options, tokenBatcher: false)), Echo, null, new Completion.BatcherCounters(TimeProvider.System));
 }
