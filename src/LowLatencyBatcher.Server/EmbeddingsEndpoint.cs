@@ -14,8 +14,9 @@ namespace LowLatencyBatcher.Server;
 /// <remarks>
 /// Every input of a request is offered to the batcher with <see cref="DynamicBatcher{TRecord, TResult}.TrySubmit(TRecord, out ValueTask{TResult}, int?)"/>,
 /// which never waits. A request is all or nothing: when one of its inputs finds the queue full (or the batcher
-/// stopping), the request gets 503 with <c>Retry-After</c> at once, and the inputs already accepted are still awaited
-/// in the background (their results are dropped). A request that was accepted whole always gets its answer.
+/// stopping), the request gets 503 with <c>Retry-After</c> at once, and the inputs already accepted are cancelled
+/// (a record cancelled while it waits never reaches the model) and awaited in the background. A request that was
+/// accepted whole always gets its answer.
 /// </remarks>
 internal static class EmbeddingsEndpoint
 {
@@ -80,9 +81,13 @@ internal static class EmbeddingsEndpoint
 
         var pending = new ValueTask<float[]>[sequences.Length];
         int accepted = 0;
+
+        // Withdraws the inputs already accepted if a later one is refused (one input has nothing to withdraw).
+        CancellationTokenSource? admission = sequences.Length > 1 ? new CancellationTokenSource() : null;
         try
         {
-            while (accepted < sequences.Length && batcher.TrySubmit(sequences[accepted], out pending[accepted]))
+            while (accepted < sequences.Length
+                && batcher.TrySubmit(sequences[accepted], default(SubmitOptions), out pending[accepted], admission?.Token ?? default))
             {
                 accepted++;
             }
@@ -94,7 +99,8 @@ internal static class EmbeddingsEndpoint
 
         if (accepted < sequences.Length)
         {
-            _ = DrainAsync(pending, accepted);
+            admission?.Cancel();
+            _ = DrainAsync(pending, accepted, admission);
             return Unavailable(context, options, "queue_full", "The server is at capacity.", "The batcher's queue is full or the server is stopping; retry later.");
         }
 
@@ -111,6 +117,8 @@ internal static class EmbeddingsEndpoint
                 failure ??= error; // keep awaiting: each accepted record's task is awaited exactly once
             }
         }
+
+        admission?.Dispose();
 
         return failure switch
         {
@@ -233,7 +241,7 @@ internal static class EmbeddingsEndpoint
         return true;
     }
 
-    private static async Task DrainAsync(ValueTask<float[]>[] pending, int count)
+    private static async Task DrainAsync(ValueTask<float[]>[] pending, int count, CancellationTokenSource? admission)
     {
         for (int i = 0; i < count; i++)
         {
@@ -246,6 +254,8 @@ internal static class EmbeddingsEndpoint
                 // The request was already answered with 503; only the record's completion is returned to the pool.
             }
         }
+
+        admission?.Dispose();
     }
 
     private static IResult BadRequest(string code, string title, string? detail, string? param = null)

@@ -71,11 +71,14 @@ internal sealed class BatcherSettings<TRecord>
     /// <summary>The packing rules of this configuration.</summary>
     public PackingRules Rules { get; private init; } = null!;
 
-    /// <summary>The most records that can be in flight at once: waiting, packed, prefetched or being processed.</summary>
+    /// <summary>
+    /// The most records that can be in flight at once: waiting, packed, prefetched, being processed, or waiting for
+    /// their callers to be resumed.
+    /// </summary>
     public int MaxRecordsInFlight =>
         (int)Math.Min(
             int.MaxValue,
-            (long)MaxQueueSize * PriorityLanes + (long)MaxBatchSize * (PrefetchBatches + Workers + CostBuckets.Length + 1));
+            (long)MaxQueueSize * PriorityLanes + (long)MaxBatchSize * (PrefetchBatches + 2 * Workers + CostBuckets.Length + 2));
 
     /// <summary>Resolves aliases and checks every rule; throws an exception naming the option on a bad value.</summary>
     public static BatcherSettings<TRecord> From(DynamicBatcherOptions<TRecord> options, bool tokenBatcher)

@@ -24,7 +24,7 @@ internal sealed class Pipeline<TRecord, TResult>
     private readonly Worker<TRecord, TResult>[] _workers;
     private readonly LiveSettings<TRecord> _live;
     private readonly ResumingCallers _resuming = new();
-    private Exception _abortError = new OperationCanceledException();
+    private Exception? _abortError; // set once, by the first abort or packing-thread failure, before _aborting
     private int _aborting;
     private int _packingThreadExited;
     private int _participants;
@@ -47,10 +47,11 @@ internal sealed class Pipeline<TRecord, TResult>
         Intake = new IntakeLanes<IntakeItem<TRecord, TResult>>(settings.PriorityLanes, settings.MaxQueueSize);
         Prefetch = new BatchRing<Batch<TRecord, TResult>>(settings.PrefetchBatches);
 
-        // Batches alive at once: the open one, the prefetched ones and one per worker (plus slack for a worker
-        // that has just taken one while the packing thread opens the next).
+        // Batches alive at once: one open per cost bucket, the prefetched ones, and per worker the one it runs and the
+        // last one whose callers it is resuming (plus slack for a worker that has just taken one while the packing
+        // thread opens the next, and for a resumption handed to the pool).
         _batches = new DefaultObjectPool<Batch<TRecord, TResult>>(
-            new BatchPolicy(live, counters, _resuming), settings.PrefetchBatches + settings.Workers + 2);
+            new BatchPolicy(live, counters, _resuming), settings.Rules.BucketCount + settings.PrefetchBatches + 2 * settings.Workers + 2);
         _workers = new Worker<TRecord, TResult>[settings.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -94,8 +95,8 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>True once <see cref="Abort"/> (or a failure of the packing thread) began.</summary>
     public bool IsAborting => Volatile.Read(ref _aborting) != 0;
 
-    /// <summary>The exception given to records an abort completes.</summary>
-    public Exception AbortError => Volatile.Read(ref _abortError);
+    /// <summary>The exception given to records an abort completes: the first abort's (or packing-thread failure's).</summary>
+    public Exception AbortError => Volatile.Read(ref _abortError) ?? new OperationCanceledException();
 
     /// <summary>Completes when the run is over: drained, or aborted.</summary>
     public Task Finished => _finished.Task;
@@ -187,8 +188,7 @@ internal sealed class Pipeline<TRecord, TResult>
     /// </summary>
     public void Abort(CancellationToken token)
     {
-        Volatile.Write(ref _abortError, new OperationCanceledException(
-            "The batcher was stopped before this record completed.", token));
+        SetAbortError(new OperationCanceledException("The batcher was stopped before this record completed.", token));
         if (Interlocked.Exchange(ref _aborting, 1) != 0)
         {
             return;
@@ -221,7 +221,7 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>The packing thread failed (a defect): fails every accepted record with the exception.</summary>
     public void FailFromPackingThread(Exception exception)
     {
-        Volatile.Write(ref _abortError, new InvalidOperationException("The batcher's packing thread failed.", exception));
+        SetAbortError(new InvalidOperationException("The batcher's packing thread failed.", exception));
         Interlocked.Exchange(ref _aborting, 1);
         Intake.Close();
         _processCancellation.Cancel();
@@ -303,6 +303,9 @@ internal sealed class Pipeline<TRecord, TResult>
             _finished.TrySetResult();
         }
     }
+
+    /// <summary>Keeps <paramref name="error"/> unless an earlier abort or failure set its own: the first one wins.</summary>
+    private void SetAbortError(Exception error) => Interlocked.CompareExchange(ref _abortError, error, null);
 
     private sealed class BatchPolicy(LiveSettings<TRecord> live, BatcherCounters counters, ResumingCallers resuming) : IPooledObjectPolicy<Batch<TRecord, TResult>>
     {

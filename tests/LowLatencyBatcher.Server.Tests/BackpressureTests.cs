@@ -102,6 +102,39 @@ public sealed class BackpressureTests
     }
 
     [Fact]
+    public async Task A_refused_request_runs_none_of_its_inputs()
+    {
+        var model = new GatedModel();
+        using var factory = new ServerFactory(Tight, model.ProcessAsync);
+        using var client = factory.CreateClient();
+        var batcher = factory.Services.GetRequiredService<TokenBatcher<TokenSequence, float[]>>();
+
+        // One single-input request of 1 token holds the worker, so nothing of the next request can reach the model yet.
+        var holding = client.EmbedAsync(new { input = "w" });
+        Assert.True(SpinWait.SpinUntil(() => model.Entered == 1, ServerFactory.Bound));
+
+        // 8 inputs of 2..9 tokens: the first ones are accepted (prefetch, open batch, queue), then one finds no room.
+        var inputs = Enumerable.Range(2, 8).Select(n => string.Join(' ', Enumerable.Repeat("w", n))).ToArray();
+        using (var refused = await client.EmbedAsync(new { input = inputs }).WaitAsync(ServerFactory.Bound))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal("queue_full", (await refused.JsonAsync()).GetProperty("code").GetString());
+        }
+
+        Assert.True(batcher.Stats.TotalSubmitted > 1, "some of the refused request's inputs were accepted before one found no room");
+        model.Open();
+        using (var held = await holding.WaitAsync(ServerFactory.Bound))
+        {
+            Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+        }
+
+        Assert.True(SpinWait.SpinUntil(() => batcher.Stats is { } s && s.TotalCompleted == s.TotalSubmitted, ServerFactory.Bound));
+        var stats = batcher.Stats;
+        Assert.Equal([1], model.SeenLengths); // the model ran the holding request's input only
+        Assert.Equal(stats.TotalSubmitted - 1, stats.TotalCancelled); // the refused request's accepted inputs were withdrawn
+    }
+
+    [Fact]
     public async Task A_failing_model_gets_a_problem_details_500()
     {
         ProcessFn<TokenSequence, float[]> broken = (_, _) => throw new InvalidOperationException("out of memory");

@@ -39,15 +39,24 @@ public sealed class ServerFactory(IReadOnlyDictionary<string, string?>? settings
 public sealed class GatedModel
 {
     private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<int> _seen = new();
     private int _entered;
 
     public int Entered => Volatile.Read(ref _entered);
+
+    /// <summary>The token count of every input the model was called with.</summary>
+    public IReadOnlyCollection<int> SeenLengths => _seen.ToArray();
 
     public void Open() => _gate.TrySetResult();
 
     public async ValueTask<IReadOnlyList<float[]>> ProcessAsync(IReadOnlyList<TokenSequence> batch, CancellationToken cancellationToken)
     {
         float[][] results = batch.Select(s => new float[] { s.Length, s.Ids.Span[0] }).ToArray();
+        foreach (var sequence in batch)
+        {
+            _seen.Enqueue(sequence.Length);
+        }
+
         Interlocked.Increment(ref _entered);
         await _gate.Task.WaitAsync(cancellationToken);
         return results;

@@ -82,3 +82,17 @@ internal sealed record Costed(int Id, int Cost) : ICostEstimator
 {
     public int EstimateCost() => Cost;
 }
+
+/// <summary>Reaches a running batcher's engine, for tests that check what only the engine can show.</summary>
+internal static class Engine
+{
+    /// <summary>The pipeline of the current run (the batcher keeps it in a private field).</summary>
+    public static Pipeline<TRecord, TResult> Of<TRecord, TResult>(DynamicBatcher<TRecord, TResult> batcher)
+    {
+        var field = typeof(DynamicBatcher<TRecord, TResult>).GetField(
+            "_pipeline", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
+            ?? throw new InvalidOperationException("DynamicBatcher no longer keeps its run in a field named _pipeline.");
+        return (Pipeline<TRecord, TResult>?)field.GetValue(batcher)
+            ?? throw new InvalidOperationException("The batcher is not running.");
+    }
+}

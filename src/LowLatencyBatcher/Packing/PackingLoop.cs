@@ -77,6 +77,9 @@ internal sealed class PackingLoop<TRecord, TResult>
     /// <summary>The CPU the thread is pinned to, or -1.</summary>
     public int PinnedCpu { get; private set; } = -1;
 
+    /// <summary>How many records the open batch of <paramref name="bucket"/> holds: a racy snapshot, for tests.</summary>
+    internal int OpenBatchEntryCount(int bucket) => Volatile.Read(ref _open[bucket])?.EntryCount ?? 0;
+
     /// <summary>Starts the thread.</summary>
     public void Start() =>
         new Thread(Run) { IsBackground = true, Name = "LowLatencyBatcher packing" }.Start();
@@ -248,21 +251,27 @@ internal sealed class PackingLoop<TRecord, TResult>
         return true;
     }
 
-    /// <summary>Moves records from the intake into the open batches until a record's batch is full or none waits.</summary>
+    /// <summary>
+    /// Moves records from the intake into the open batches until no head can be placed or none waits. Lanes are tried
+    /// in the order rule 5 picks them; a head that cannot be placed keeps its place at its lane's head (so order
+    /// within the lane holds) and the next lane in that order is tried (rule 6: another lane's record may belong to a
+    /// bucket with room).
+    /// </summary>
     private bool Drain()
     {
         bool progressed = false;
         int taken = 0;
+        int waiting = 0; // lanes whose head cannot be placed now, one bit each
         while (!OnlyBatchIsFull)
         {
-            int lane = NextLane();
+            int lane = NextLane(waiting);
             if (lane < 0)
             {
                 break;
             }
 
             ref var head = ref _heads[lane];
-            if (!head.Completion.IsQueued(head.Generation))
+            if (IsDropped(lane))
             {
                 head = default; // cancelled or timed out while queued: dropped before it takes any room (rule 5)
                 Volatile.Write(ref _handedOff, _handedOff + 1);
@@ -272,14 +281,16 @@ internal sealed class PackingLoop<TRecord, TResult>
 
             if (!MayPlace(lane, out int bucket))
             {
-                break; // the record keeps its place at its lane's head
+                waiting |= 1 << lane; // the record keeps its place at its lane's head
+                continue;
             }
 
             var open = _open[bucket];
             if (open is not null && !open.Fits(head.Cost))
             {
                 _openFull[bucket] = DispatchReason.Budget; // rule 1: the record starts the next batch
-                break;
+                waiting |= 1 << lane;
+                continue;
             }
 
             if (open is null)
@@ -303,6 +314,19 @@ internal sealed class PackingLoop<TRecord, TResult>
     }
 
     /// <summary>
+    /// Whether <see cref="Drain"/> has something to do with lane <paramref name="lane"/> now: take its next record into
+    /// the empty head slot, drop a head cancelled while queued, or place the head (it tries every lane whose head it
+    /// cannot place, so whether it acts does not depend on the order it picks them in).
+    /// </summary>
+    private bool LaneHasWork(int lane) =>
+        _heads[lane].Completion is null
+            ? _intake[lane].HasPublishedItem
+            : IsDropped(lane) || MayPlace(lane, out _);
+
+    /// <summary>Whether lane <paramref name="lane"/>'s head record was cancelled or timed out while queued.</summary>
+    private bool IsDropped(int lane) => !_heads[lane].Completion.IsQueued(_heads[lane].Generation);
+
+    /// <summary>
     /// Whether lane <paramref name="lane"/>'s head record may join its bucket's open batch now: not while that batch is
     /// full and waits for prefetch room (rule 4), and, with lanes, not while every prefetch slot is full unless the
     /// record is urgent (rules 4 and 5).
@@ -321,12 +345,15 @@ internal sealed class PackingLoop<TRecord, TResult>
             || _shape.IsUrgent(lane, head.Arrival, _time.GetTimestamp());
     }
 
-    /// <summary>Fills the empty head slots from the lanes and returns the lane whose record goes next (rule 5), or -1.</summary>
-    private int NextLane()
+    /// <summary>
+    /// Fills the empty head slots from the lanes and returns the lane whose record goes next (rule 5), leaving out the
+    /// lanes in <paramref name="waiting"/> (one bit each), or -1.
+    /// </summary>
+    private int NextLane(int waiting)
     {
         if (_heads.Length == 1)
         {
-            return _heads[0].Completion is not null || _intake[0].TryDequeue(out _heads[0]) ? 0 : -1;
+            return waiting == 0 && (_heads[0].Completion is not null || _intake[0].TryDequeue(out _heads[0])) ? 0 : -1;
         }
 
         bool any = false;
@@ -337,7 +364,7 @@ internal sealed class PackingLoop<TRecord, TResult>
                 _intake[lane].TryDequeue(out _heads[lane]);
             }
 
-            bool present = _heads[lane].Completion is not null;
+            bool present = _heads[lane].Completion is not null && (waiting & (1 << lane)) == 0;
             _headArrivals[lane] = present ? _heads[lane].Arrival : PackingRules.NoRecord;
             any |= present;
         }
@@ -371,7 +398,7 @@ internal sealed class PackingLoop<TRecord, TResult>
 
         for (int lane = 0; lane < _heads.Length && !OnlyBatchIsFull; lane++)
         {
-            if (_heads[lane].Completion is null ? _intake[lane].HasPublishedItem : MayPlace(lane, out _))
+            if (LaneHasWork(lane))
             {
                 return true;
             }
