@@ -460,7 +460,11 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         TimeSpan? timeout,
         CancellationToken cancellationToken)
     {
-        pipeline.Packer.Parker.Unpark(); // the enqueue's publish was a full fence, as Unpark requires
+        var packer = pipeline.Packer;
+        if (!packer.ResumerWillPack)
+        {
+            packer.Parker.Unpark(); // the enqueue's publish was a full fence, as Unpark and the read above require
+        }
         item.Completion.Arm(cancellationToken);
         if ((timeout ?? settings.DefaultTimeout) is { } limit)
         {

@@ -27,6 +27,7 @@ internal sealed class Worker<TRecord, TResult>
     private const int Announced = 1;
     private const int Parked = 2;
     private const int Borrowed = 3;
+    private static readonly int SpinsForWake = int.Parse(Environment.GetEnvironmentVariable("LLB_WSPINS") ?? "20");
 
     private readonly Pipeline<TRecord, TResult> _pipeline;
     private readonly WorkerSignal _signal = new();
@@ -39,6 +40,7 @@ internal sealed class Worker<TRecord, TResult>
     // The last batch of the worker's own loop, whose callers wait to be resumed (see RunAsync) and what recycles it.
     private FinishedBatch _finished;
     private Batch<TRecord, TResult>? _waitingCallers;
+    private int _resumingHere; // 1 while this worker's thread runs its last batch's callers' continuations
     private Action<Batch<TRecord, TResult>>? _waitingRecycle;
 
     // The outcome of the batch in hand, summed over its calls (several when failure isolation retries it).
@@ -58,7 +60,11 @@ internal sealed class Worker<TRecord, TResult>
     }
 
     /// <summary>True while the worker waits for a batch (and is not borrowed).</summary>
-    public bool IsIdle => Volatile.Read(ref _state) is Announced or Parked;
+    /// <remarks>
+    /// A parked worker that is still resuming its last batch's callers on its own thread is not idle: those callers
+    /// are about to submit again, and an eager batch sent now would leave them for the next one (rule 3).
+    /// </remarks>
+    public bool IsIdle => Volatile.Read(ref _state) is Announced or Parked && Volatile.Read(ref _resumingHere) == 0;
 
     /// <summary>True while the worker waits for its signal and may be borrowed.</summary>
     public bool IsParked => Volatile.Read(ref _state) == Parked;
@@ -183,7 +189,11 @@ internal sealed class Worker<TRecord, TResult>
                             // thread only now, so a caller that submits again from its continuation finds the worker
                             // idle and may run its record alone at once.
                             Interlocked.CompareExchange(ref _state, Parked, Announced);
-                            ResumeWaitingCallers(CallerResumption.RunHere);
+                            if (ResumeWaitingCallers(CallerResumption.RunHere) && !_pipeline.Packer.TryPackFromWorker())
+                            {
+                                SpinForWake(); // the packing thread has the token and packs their records
+                            }
+
                             await _signal.WaitAsync();
                             continue;
                         }
@@ -212,14 +222,54 @@ internal sealed class Worker<TRecord, TResult>
         }
     }
 
-    /// <summary>Hands the last batch's outcomes to its callers, if they still wait (the worker's own loop).</summary>
-    private void ResumeWaitingCallers(CallerResumption how)
+    /// <summary>
+    /// Hands the last batch's outcomes to its callers, if they still wait (the worker's own loop). True when it did:
+    /// those callers may have submitted again.
+    /// </summary>
+    private bool ResumeWaitingCallers(CallerResumption how)
     {
-        if (_waitingCallers is { } batch)
+        if (_waitingCallers is not { } batch)
         {
-            _waitingCallers = null;
-            batch.ReleaseHeld(how, _waitingRecycle);
-            _waitingRecycle = null;
+            return false;
+        }
+
+        _waitingCallers = null;
+        var recycle = _waitingRecycle;
+        _waitingRecycle = null;
+        if (how != CallerResumption.RunHere)
+        {
+            batch.ReleaseHeld(how, recycle);
+            return true;
+        }
+
+        // While this thread resumes them, the callers' new records need no wake of the packing thread: this worker
+        // packs them itself right after (see TryPackFromWorker), so a closed loop of callers costs no wake-up at all.
+        Volatile.Write(ref _resumingHere, 1);
+        _pipeline.Packer.AddPackingResumer();
+        try
+        {
+            batch.ReleaseHeld(how, recycle);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _resumingHere, 0);
+            _pipeline.Packer.RemovePackingResumer(); // a full fence: the records submitted meanwhile are published before it
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// After resuming callers on this thread, waits a moment for the batch their new records make before giving the
+    /// thread back: when the packing thread wakes this worker within the spin, the await that follows completes at once
+    /// and the batch runs with no thread-pool hop. Yields the processor rather than burning it while spinning.
+    /// </summary>
+    private void SpinForWake()
+    {
+        var spinner = default(SpinWait);
+        while (Volatile.Read(ref _state) == Parked && spinner.Count < SpinsForWake)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
 

@@ -16,7 +16,7 @@ namespace LowLatencyBatcher.Packing;
 /// </remarks>
 internal sealed class PackingLoop<TRecord, TResult>
 {
-    private const int SpinsBeforePark = 20;
+    private static readonly int SpinsBeforePark = int.Parse(Environment.GetEnvironmentVariable("LLB_SPINS") ?? "20");
     private const int PublishEvery = 64;
 
     // With a custom clock, time moves when its owner says so: a timer on that clock wakes the thread at the
@@ -113,37 +113,132 @@ internal sealed class PackingLoop<TRecord, TResult>
         var spinner = default(SpinWait);
         while (true)
         {
-            if (_pipeline.IsAborting)
+            if (!TryTakeToken())
             {
-                AbortDrain();
-                return;
+                spinner.SpinOnce(sleep1Threshold: -1); // a worker is packing: it is done in a moment
+                continue;
             }
 
-            bool progressed = DispatchFullBatches();
-            progressed |= Drain();
-            progressed |= DispatchEarly(_time.GetTimestamp());
-            if (IsFinished)
+            int sleepMilliseconds;
+            try
             {
-                _prefetch.Complete();
-                _pipeline.WakeAllWorkers();
-                return;
+                if (_pipeline.IsAborting)
+                {
+                    AbortDrain();
+                    return;
+                }
+
+                bool progressed = Pass();
+                if (IsFinished)
+                {
+                    _prefetch.Complete();
+                    _pipeline.WakeAllWorkers();
+                    return;
+                }
+
+                if (progressed)
+                {
+                    spinner.Reset();
+                    continue;
+                }
+
+                if (spinner.Count < SpinsBeforePark)
+                {
+                    sleepMilliseconds = 0;
+                }
+                else
+                {
+                    spinner.Reset();
+                    sleepMilliseconds = PrepareToSleep();
+                }
+            }
+            finally
+            {
+                ReleaseToken();
             }
 
-            if (progressed)
-            {
-                spinner.Reset();
-            }
-            else if (spinner.Count < SpinsBeforePark)
+            if (sleepMilliseconds == 0)
             {
                 spinner.SpinOnce(sleep1Threshold: -1);
             }
-            else
+            else if (sleepMilliseconds > 0 || sleepMilliseconds == Timeout.Infinite)
             {
-                spinner.Reset();
-                Park();
+                Parker.Park(sleepMilliseconds);
             }
         }
     }
+
+    /// <summary>One round of packing: full batches out, the intake into open batches, an early batch out.</summary>
+    private bool Pass()
+    {
+        bool progressed = DispatchFullBatches();
+        progressed |= Drain();
+        progressed |= DispatchEarly(_time.GetTimestamp());
+        return progressed;
+    }
+
+    /// <summary>
+    /// One round of packing on a worker's thread, right after it resumed its callers on that thread (they have just
+    /// submitted again): the batch their records make can go out, eagerly to this very worker, without waiting for
+    /// the packing thread to notice. False, having done nothing, when the packing thread holds the token (it packs
+    /// them itself) or a stop is being aborted. Records left behind (an open batch that waits for its timeout, say)
+    /// wake the packing thread, which owns the timing of what waits.
+    /// </summary>
+    public bool TryPackFromWorker()
+    {
+        if (_pipeline.IsAborting || !TryTakeToken())
+        {
+            // The packing thread holds the token. Submitters skipped its wake while this worker resumed their callers;
+            // if it flagged itself parked before their records were published, wake it (its re-check covers the rest).
+            Parker.Unpark();
+            return false;
+        }
+
+        bool holds;
+        try
+        {
+            Pass();
+            holds = !(NoOpenBatch && NoHead);
+        }
+        finally
+        {
+            ReleaseToken(); // a full fence: the packer's parked flag is read after it
+        }
+
+        if (holds)
+        {
+            Parker.Unpark();
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// True while some worker resumes callers on its own thread and will pack right after (see
+    /// <see cref="TryPackFromWorker"/>): a submitter then need not wake the packing thread. Read after the submit's
+    /// full fence; the worker's <see cref="RemovePackingResumer"/> is a full fence before it packs (Dekker): either the
+    /// submitter sees no resumer and wakes the thread, or the worker's round sees the record.
+    /// </summary>
+    public bool ResumerWillPack => Volatile.Read(ref _packingResumers) != 0;
+
+    /// <summary>A worker starts resuming callers on its own thread.</summary>
+    public void AddPackingResumer() => Interlocked.Increment(ref _packingResumers);
+
+    /// <summary>A worker is done resuming callers; it packs next. A full fence.</summary>
+    public void RemovePackingResumer() => Interlocked.Decrement(ref _packingResumers);
+
+    private int _packingResumers;
+
+    // The packing token: whoever holds it owns every field of this loop (heads, open batches, the intake's consumer
+    // side). The packing thread holds it for each round; a worker may take it for one round (TryPackFromWorker).
+    private int _token;
+
+    /// <summary>Takes the token; the CAS is an acquire, so the last holder's writes are visible.</summary>
+    private bool TryTakeToken() =>
+        Volatile.Read(ref _token) == 0 && Interlocked.CompareExchange(ref _token, 1, 0) == 0;
+
+    /// <summary>Gives the token back; a full fence, so the holder's writes are visible before the reads that follow.</summary>
+    private void ReleaseToken() => Interlocked.Exchange(ref _token, 0);
 
     /// <summary>A stop began, everything accepted was drained and the last batch went out.</summary>
     private bool IsFinished => NoOpenBatch && NoHead && _intake.IsDrainedAfterClose;
@@ -238,6 +333,7 @@ internal sealed class PackingLoop<TRecord, TResult>
     {
         var batch = _open[bucket]!;
         batch.Reason = reason;
+        int records = batch.EntryCount; // read before the hand-off: a worker may run and recycle the batch at once
         if (!_prefetch.TryEnqueue(batch))
         {
             return false; // prefetch full: the batch keeps absorbing records until it is full itself (rule 4)
@@ -246,7 +342,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         _open[bucket] = null;
         _openFull[bucket] = DispatchReason.None;
         // Release, after the batch's publication: whoever reads the new count finds the batch in the ring or taken.
-        Volatile.Write(ref _handedOff, _handedOff + batch.EntryCount);
+        Volatile.Write(ref _handedOff, _handedOff + records);
         _pipeline.WakeOneWorker();
         return true;
     }
@@ -374,7 +470,12 @@ internal sealed class PackingLoop<TRecord, TResult>
 
     private void PublishRoom() => _intake.PublishHeads();
 
-    private void Park()
+    /// <summary>
+    /// Flags the thread as parked and re-checks for work (under the token). Returns how long to sleep once the token
+    /// is given back (<see cref="Timeout.Infinite"/> for no limit), or -2 when the re-check found work. A worker that
+    /// packs between the re-check and the sleep wakes the thread if it leaves records behind, so none is forgotten.
+    /// </summary>
+    private int PrepareToSleep()
     {
         Volatile.Write(ref _holdsRecords, NoOpenBatch && NoHead ? 0 : 1); // ordered before the flag by PrepareToPark's fence
         Parker.PrepareToPark();
@@ -382,10 +483,10 @@ internal sealed class PackingLoop<TRecord, TResult>
         if (HasWork(now))
         {
             Parker.CancelPark();
-            return;
+            return -2;
         }
 
-        Parker.Park(WaitMilliseconds(now));
+        return WaitMilliseconds(now);
     }
 
     /// <summary>The re-check after flagging as parked: anything a waker may have published before it looked.</summary>
