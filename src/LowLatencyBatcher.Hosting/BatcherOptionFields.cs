@@ -25,6 +25,7 @@ internal static class BatcherOptionFields
         Fixed(nameof(BatcherOptions.PrefetchBatches), o => Text(o.PrefetchBatches), (to, from) => to.PrefetchBatches = from.PrefetchBatches),
         Fixed(nameof(BatcherOptions.Workers), o => Text(o.Workers), (to, from) => to.Workers = from.Workers),
         Fixed(nameof(BatcherOptions.PinPackingThread), o => Text(o.PinPackingThread), (to, from) => to.PinPackingThread = from.PinPackingThread),
+        Live(nameof(BatcherOptions.RunAloneWhenIdle), o => Text(o.RunAloneWhenIdle), (to, from) => to.RunAloneWhenIdle = from.RunAloneWhenIdle),
         Live(nameof(BatcherOptions.CostModel), o => o.CostModel.ToString(), (to, from) => to.CostModel = from.CostModel),
         Live(nameof(BatcherOptions.PerBatchCost), o => Text(o.PerBatchCost), (to, from) => to.PerBatchCost = from.PerBatchCost),
         Live(nameof(BatcherOptions.QueueFullMode), o => o.QueueFullMode.ToString(), (to, from) => to.QueueFullMode = from.QueueFullMode),

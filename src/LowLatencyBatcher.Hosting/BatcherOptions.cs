@@ -60,6 +60,12 @@ public sealed class BatcherOptions
     public bool PinPackingThread { get; set; } = CoreDefaults.PinPackingThread;
 
     /// <summary>
+    /// Whether a lone record at an idle batcher runs on its submitter's thread. See
+    /// <see cref="DynamicBatcherOptions{TRecord}.RunAloneWhenIdle"/>.
+    /// </summary>
+    public bool RunAloneWhenIdle { get; set; } = CoreDefaults.RunAloneWhenIdle;
+
+    /// <summary>
     /// How a batch's cost follows from its records' costs: <c>Sum</c> or <c>Padded</c>. See
     /// <see cref="DynamicBatcherOptions{TRecord}.CostModel"/>.
     /// </summary>
@@ -118,6 +124,7 @@ public sealed class BatcherOptions
         PrefetchBatches = PrefetchBatches,
         Workers = Workers,
         PinPackingThread = PinPackingThread,
+        RunAloneWhenIdle = RunAloneWhenIdle,
         CostModel = CostModel,
         PerBatchCost = PerBatchCost,
         QueueFullMode = QueueFullMode,

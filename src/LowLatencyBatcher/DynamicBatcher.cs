@@ -97,8 +97,8 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
 
     /// <summary>
     /// Changes the configuration of a created or running batcher; the change applies from the next batch. Target
-    /// cost, default cost, estimators, batch sizes, timeouts, the cost model, the full-queue mode and the observer may
-    /// change; the engine's shape (<c>MaxQueueSize</c>, <c>PrefetchBatches</c>, <c>Workers</c>, <c>TimeProvider</c>,
+    /// cost, default cost, estimators, batch sizes, timeouts, the cost model, the full-queue mode, failure isolation,
+    /// the idle fast path and the observer may change; the engine's shape (<c>MaxQueueSize</c>, <c>PrefetchBatches</c>, <c>Workers</c>, <c>TimeProvider</c>,
     /// <c>PinPackingThread</c>) is fixed at creation.
     /// </summary>
     /// <param name="options">The whole new configuration; it is checked like the constructor's, with the same messages.</param>

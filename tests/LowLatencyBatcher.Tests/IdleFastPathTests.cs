@@ -38,6 +38,34 @@ public class IdleFastPathTests
     }
 
     [Fact]
+    public async Task AfterABurstThroughThePackingThreadALoneRecordRunsAloneAgain()
+    {
+        // Regression: the packing thread once counted a batch's records after handing it to a worker, which could
+        // already have recycled it; the count of handed-off records then lagged for ever and the batcher never
+        // looked idle again.
+        await using var batcher = await StartIdleAsync(Echo);
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            for (int i = 0; i < 5_000; i++)
+            {
+                Assert.Equal(i, await batcher.SubmitAsync(i));
+            }
+        }))).Bounded();
+
+        bool ranAlone = false;
+        for (int attempt = 0; attempt < 100 && !ranAlone; attempt++)
+        {
+            await Task.Delay(20); // past any back-off a slow run under the burst may have caused
+            await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
+            var task = batcher.SubmitAsync(attempt);
+            ranAlone = task.IsCompleted;
+            Assert.Equal(attempt, await task.Bounded());
+        }
+
+        Assert.True(ranAlone);
+    }
+
+    [Fact]
     public async Task TheFastPathIsNotTakenWhenMinBatchSizeIsAboveOne()
     {
         var time = new FakeTimeProvider();
@@ -89,23 +117,43 @@ public class IdleFastPathTests
     }
 
     [Fact]
-    public async Task AProcessFunctionThatBlocksBeforeReturningTurnsTheFastPathOffAfterEightSlowCallsInARow()
+    public async Task AProcessFunctionThatHoldsItsSubmitterPutsTheFastPathOffForAWhileThenItIsTriedAgain()
     {
-        await using var batcher = await StartIdleAsync((batch, _) =>
-        {
-            Thread.Sleep(2); // holds the submitting thread: far longer than the fast path allows
-            return ValueTask.FromResult<IReadOnlyList<int>>(batch.ToArray());
-        });
+        var time = new FakeTimeProvider();
+        bool blocking = true;
+        await using var batcher = await StartIdleAsync(
+            (batch, _) =>
+            {
+                if (blocking)
+                {
+                    time.Advance(TimeSpan.FromMilliseconds(1)); // holds its caller for 1 ms of the batcher's clock
+                }
+
+                return ValueTask.FromResult<IReadOnlyList<int>>(batch.ToArray());
+            },
+            new DynamicBatcherOptions<int> { TimeProvider = time });
         var alone = new List<bool>();
-        for (int i = 0; i < 12; i++)
+        async Task SubmitOneAsync(int record)
         {
             await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
-            var task = batcher.SubmitAsync(i);
+            var task = batcher.SubmitAsync(record);
             alone.Add(task.IsCompleted);
-            Assert.Equal(i, await task.Bounded());
+            Assert.Equal(record, await task.Bounded());
         }
 
-        Assert.Equal(Enumerable.Repeat(true, 8).Concat(Enumerable.Repeat(false, 4)), alone);
+        await SubmitOneAsync(0); // alone, and slow: off for 10 ms
+        await SubmitOneAsync(1);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        await SubmitOneAsync(2); // tried again, slow again: off for 20 ms
+        await SubmitOneAsync(3);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        await SubmitOneAsync(4); // 20 ms have not passed yet
+        blocking = false;
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        await SubmitOneAsync(5); // tried again, quick: on
+        await SubmitOneAsync(6);
+
+        Assert.Equal([true, false, true, false, false, true, true], alone);
     }
 
     [Fact]

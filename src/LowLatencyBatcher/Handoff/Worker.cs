@@ -27,7 +27,7 @@ internal sealed class Worker<TRecord, TResult>
     private const int Announced = 1;
     private const int Parked = 2;
     private const int Borrowed = 3;
-    private static readonly int SpinsForWake = int.Parse(Environment.GetEnvironmentVariable("LLB_WSPINS") ?? "20");
+    private const int SpinsForWake = 20;
 
     private readonly Pipeline<TRecord, TResult> _pipeline;
     private readonly WorkerSignal _signal = new();

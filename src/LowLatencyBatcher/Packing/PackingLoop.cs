@@ -16,7 +16,7 @@ namespace LowLatencyBatcher.Packing;
 /// </remarks>
 internal sealed class PackingLoop<TRecord, TResult>
 {
-    private static readonly int SpinsBeforePark = int.Parse(Environment.GetEnvironmentVariable("LLB_SPINS") ?? "20");
+    private const int SpinsBeforePark = 20;
     private const int PublishEvery = 64;
 
     // With a custom clock, time moves when its owner says so: a timer on that clock wakes the thread at the
