@@ -111,9 +111,9 @@ public class DynamicBatcherOptions<TRecord>
     /// no caller about to be resumed, a worker free, <see cref="MinBatchSize"/> 1), the submitting thread runs its
     /// batch of one itself — the batch rule 3 would send eagerly anyway — with no thread hop; a process function that
     /// completes synchronously then gives a completed task. The process function then runs on the caller's thread (its
-    /// execution context flows in). A call that holds the caller for more than 50 µs before the function returns its
-    /// task puts the fast path off for 10 ms, doubling with each such call in a row up to 1 s, so a blocking function
-    /// rarely keeps a caller from submitting its next records. Under load records go through the packing thread.
+    /// execution context flows in). Three calls in a row that each hold the caller for more than 50 µs before the
+    /// function returns its task put the fast path off for 10 ms, doubling with each further such call up to 1 s, so a
+    /// blocking function rarely keeps a caller from submitting its next records. Under load records go through the packing thread.
     /// Default true.
     /// </summary>
     public bool RunAloneWhenIdle { get; init; } = true;

@@ -141,19 +141,21 @@ public class IdleFastPathTests
             Assert.Equal(record, await task.Bounded());
         }
 
-        await SubmitOneAsync(0); // alone, and slow: off for 10 ms
-        await SubmitOneAsync(1);
-        time.Advance(TimeSpan.FromMilliseconds(10));
-        await SubmitOneAsync(2); // tried again, slow again: off for 20 ms
+        await SubmitOneAsync(0); // alone, slow
+        await SubmitOneAsync(1); // alone, slow
+        await SubmitOneAsync(2); // alone, slow: the third in a row puts the fast path off for 10 ms
         await SubmitOneAsync(3);
         time.Advance(TimeSpan.FromMilliseconds(10));
-        await SubmitOneAsync(4); // 20 ms have not passed yet
+        await SubmitOneAsync(4); // tried again, slow again: off for 20 ms
+        await SubmitOneAsync(5);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        await SubmitOneAsync(6); // 20 ms have not passed yet
         blocking = false;
         time.Advance(TimeSpan.FromMilliseconds(10));
-        await SubmitOneAsync(5); // tried again, quick: on
-        await SubmitOneAsync(6);
+        await SubmitOneAsync(7); // tried again, quick: on
+        await SubmitOneAsync(8);
 
-        Assert.Equal([true, false, true, false, false, true, true], alone);
+        Assert.Equal([true, true, true, false, true, false, false, true, true], alone);
     }
 
     [Fact]

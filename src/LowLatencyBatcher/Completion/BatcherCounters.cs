@@ -1,8 +1,10 @@
 namespace LowLatencyBatcher.Completion;
 
 /// <summary>
-/// The running totals behind <see cref="BatchStats"/>. Workers add once per batch, not once per record; the
-/// submitted count is not kept here at all (it is the intake ring's tail), so a submit touches no shared counter.
+/// The running totals behind <see cref="BatchStats"/>. Workers count into tallies of their own (<see cref="WorkerTally"/>),
+/// once per batch and without an atomic operation; the shared counters here take what happens outside a worker
+/// (cancellations, deadlines, refusals, per-record outcomes given by the process function). The submitted count is not
+/// kept here at all (it is the intake's tail plus the records run alone), so a submit touches no shared counter.
 /// </summary>
 internal sealed class BatcherCounters
 {
@@ -13,12 +15,9 @@ internal sealed class BatcherCounters
     private long _cancelled;
     private long _timedOut;
     private long _rejected;
-    private readonly long[] _batchesByReason = new long[Enum.GetValues<DispatchReason>().Length];
-    private long _batches;
-    private long _batchRecords;
-    private long _batchCost;
     private long _submittedInEndedRuns;
     private long _runStartMicroseconds = -1;
+    private WorkerTally[] _tallies = []; // every worker's, over every run; replaced whole when a run adds its own
     private long _endedRunsMicroseconds;
 
     /// <summary>Creates counters that read time from <paramref name="time"/>.</summary>
@@ -33,6 +32,14 @@ internal sealed class BatcherCounters
 
     /// <summary>Microseconds since this batcher was created, on its <see cref="TimeProvider"/>.</summary>
     public long NowMicroseconds => MicrosecondsAt(_time.GetTimestamp());
+
+    /// <summary>A new worker's tally, summed into every later snapshot (lifecycle lock held: a run is being built).</summary>
+    public WorkerTally NewWorkerTally()
+    {
+        var tally = new WorkerTally();
+        Volatile.Write(ref _tallies, [.. _tallies, tally]);
+        return tally;
+    }
 
     /// <summary>Counts records that completed (value, exception or cancellation).</summary>
     public void AddCompleted(long records) => Interlocked.Add(ref _completed, records);
@@ -61,15 +68,6 @@ internal sealed class BatcherCounters
     public long MicrosecondsAt(long timestamp) =>
         _time.GetElapsedTime(_origin, timestamp).Ticks / TimeSpan.TicksPerMicrosecond;
 
-    /// <summary>Counts one batch handed to the process function.</summary>
-    public void AddBatch(int records, long cost, DispatchReason reason)
-    {
-        Interlocked.Increment(ref _batches);
-        Interlocked.Increment(ref _batchesByReason[(int)reason]);
-        Interlocked.Add(ref _batchRecords, records);
-        Interlocked.Add(ref _batchCost, cost);
-    }
-
     /// <summary>A run starts (lifecycle lock held).</summary>
     public void OnRunStarted() => Volatile.Write(ref _runStartMicroseconds, NowMicroseconds);
 
@@ -97,25 +95,38 @@ internal sealed class BatcherCounters
         long start = Volatile.Read(ref _runStartMicroseconds);
         long wall = Volatile.Read(ref _endedRunsMicroseconds) + (start >= 0 ? Math.Max(0, now - start) : 0);
         long busy = Math.Min(Busy.BusyMicroseconds(now), wall);
-        long batches = Volatile.Read(ref _batches);
-        long batchCost = Volatile.Read(ref _batchCost);
-        long batchRecords = Volatile.Read(ref _batchRecords);
+        var byReason = new long[Enum.GetValues<DispatchReason>().Length];
+        long batches = 0, batchCost = 0, batchRecords = 0;
         long completed = Volatile.Read(ref _completed);
+        long failed = Volatile.Read(ref _failed);
+        foreach (var tally in Volatile.Read(ref _tallies))
+        {
+            batches += tally.Batches;
+            batchCost += tally.Cost;
+            batchRecords += tally.Records;
+            completed += tally.Completed;
+            failed += tally.Failed;
+            for (int reason = 0; reason < byReason.Length; reason++)
+            {
+                byReason[reason] += tally.BatchesFor((DispatchReason)reason);
+            }
+        }
+
         return new BatchStats
         {
             TotalCompleted = completed,
             TotalSubmitted = Volatile.Read(ref _submittedInEndedRuns) + submittedInCurrentRun(),
-            TotalFailed = Volatile.Read(ref _failed),
+            TotalFailed = failed,
             TotalCancelled = Volatile.Read(ref _cancelled),
             QueueDepth = queueDepth,
             TotalTimedOut = Volatile.Read(ref _timedOut),
             TotalRejected = Volatile.Read(ref _rejected),
-            FullBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Full]),
-            BudgetBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Budget]),
-            SizeBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Size]),
-            EagerBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Eager]),
-            TimeoutBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Timeout]),
-            ShutdownBatches = Volatile.Read(ref _batchesByReason[(int)DispatchReason.Shutdown]),
+            FullBatches = byReason[(int)DispatchReason.Full],
+            BudgetBatches = byReason[(int)DispatchReason.Budget],
+            SizeBatches = byReason[(int)DispatchReason.Size],
+            EagerBatches = byReason[(int)DispatchReason.Eager],
+            TimeoutBatches = byReason[(int)DispatchReason.Timeout],
+            ShutdownBatches = byReason[(int)DispatchReason.Shutdown],
             TotalBatches = batches,
             TotalBatchCost = batchCost,
             AvgBatchSize = batches == 0 ? 0 : (double)batchRecords / batches,

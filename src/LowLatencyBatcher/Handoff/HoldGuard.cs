@@ -4,21 +4,26 @@ namespace LowLatencyBatcher.Handoff;
 
 /// <summary>
 /// Keeps the idle fast path from holding submitters: a record run alone keeps its submitter inside the submit until
-/// the process function returns its task. A run that held it longer than <see cref="HoldLimit"/> puts the fast path
-/// off for a while — 10 ms, doubling with every slow run in a row up to 1 s — and the next eligible submit after that
-/// tries again; a quick run clears the back-off. So a process function that blocks costs one record's batching now
-/// and then, while a quick one keeps the fast path. Races between submitters only shift the back-off a little.
+/// the process function returns its task. <see cref="SlowRunsInARow"/> runs in a row that each held it longer than
+/// <see cref="HoldLimit"/> put the fast path off for a while — 10 ms, doubling with every further slow run up to 1 s —
+/// and the next eligible submit after that tries again; a quick run clears it all. So a process function that blocks
+/// costs a few records' batching now and then, a quick one keeps the fast path, and the odd run that the scheduler
+/// or the JIT slowed down changes nothing. Races between submitters only shift the back-off a little.
 /// </summary>
 internal sealed class HoldGuard
 {
     /// <summary>The longest a run alone may hold its submitter before the function returns its task.</summary>
     public static readonly TimeSpan HoldLimit = TimeSpan.FromMicroseconds(50);
 
+    /// <summary>How many slow runs in a row put the fast path off.</summary>
+    public const int SlowRunsInARow = 3;
+
     private static readonly TimeSpan FirstBackOff = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan LongestBackOff = TimeSpan.FromSeconds(1);
 
     private readonly TimeProvider _time;
     private readonly long _limitTicks;
+    private int _slowRuns; // slow runs in a row
     private long _backOffTicks; // 0 while the last run was quick
     private long _offUntil; // timestamp before which the fast path is not tried; 0 when it is on
 
@@ -41,12 +46,18 @@ internal sealed class HoldGuard
     {
         if (heldTicks <= _limitTicks)
         {
-            if (Volatile.Read(ref _offUntil) != 0)
+            if (Volatile.Read(ref _slowRuns) != 0)
             {
+                Volatile.Write(ref _slowRuns, 0);
                 Volatile.Write(ref _backOffTicks, 0);
                 Volatile.Write(ref _offUntil, 0);
             }
 
+            return;
+        }
+
+        if (Interlocked.Increment(ref _slowRuns) < SlowRunsInARow)
+        {
             return;
         }
 

@@ -33,6 +33,7 @@ internal sealed class Worker<TRecord, TResult>
     private readonly WorkerSignal _signal = new();
     private readonly Action<Batch<TRecord, TResult>> _recycle;
     private readonly Action _finishBorrowed;
+    private readonly WorkerTally _tally;
     private Batch<TRecord, TResult>? _current;
     private int _state;
     private ValueTask _borrowedRun; // the run of a borrowing submitter that went asynchronous
@@ -56,6 +57,7 @@ internal sealed class Worker<TRecord, TResult>
     {
         _pipeline = pipeline;
         _recycle = pipeline.ReturnBatch;
+        _tally = pipeline.Counters.NewWorkerTally();
         _finishBorrowed = FinishBorrowed;
     }
 
@@ -388,7 +390,7 @@ internal sealed class Worker<TRecord, TResult>
             return false;
         }
 
-        _pipeline.Counters.AddBatch(batch.Count, batch.LiveCost, batch.Reason);
+        _tally.AddBatch(batch.Count, batch.LiveCost, batch.Reason);
         return true;
     }
 
@@ -503,9 +505,7 @@ internal sealed class Worker<TRecord, TResult>
     /// <summary>Counts the batch's outcome and keeps what the observer and the callers are to be given next.</summary>
     private void EndBatch(Batch<TRecord, TResult> batch, long started, long ended)
     {
-        var counters = _pipeline.Counters;
-        counters.AddCompleted(_completed);
-        counters.AddFailed(_failed);
+        _tally.AddOutcome(_completed, _failed);
         _finished = new FinishedBatch(batch, _firstError, started, ended, TakeCurrentBatch() == batch ? _recycle : null);
         _completed = 0;
         _failed = 0;

@@ -303,7 +303,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
             ref readonly var entry = ref _entries[_held[_released++]];
             _resuming.Left(_heldCount - _released); // a caller that submits again batches with those still to come
             entry.Completion.Release(inline: true);
-            if ((_released & 3) == 0 && Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks && _released < _heldCount)
+            if ((_released & 15) == 0 && Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks && _released < _heldCount)
             {
                 return false;
             }
