@@ -41,7 +41,9 @@ internal sealed class Worker<TRecord, TResult>
     // The last batch of the worker's own loop, whose callers wait to be resumed (see RunAsync) and what recycles it.
     private FinishedBatch _finished;
     private Batch<TRecord, TResult>? _waitingCallers;
-    private int _resumingHere; // 1 while this worker's thread runs its last batch's callers' continuations
+    private int _owesCallers; // 1 from the end of a batch until its callers are resumed (or handed to the pool)
+    private readonly Action<Batch<TRecord, TResult>> _recycleThenPack;
+    private readonly Action<Batch<TRecord, TResult>> _packAfterRelease;
     private Action<Batch<TRecord, TResult>>? _waitingRecycle;
 
     // The outcome of the batch in hand, summed over its calls (several when failure isolation retries it).
@@ -57,16 +59,22 @@ internal sealed class Worker<TRecord, TResult>
     {
         _pipeline = pipeline;
         _recycle = pipeline.ReturnBatch;
+        _recycleThenPack = batch =>
+        {
+            pipeline.ReturnBatch(batch);
+            PackAfterResuming(pipeline);
+        };
+        _packAfterRelease = _ => PackAfterResuming(pipeline);
         _tally = pipeline.Counters.NewWorkerTally();
         _finishBorrowed = FinishBorrowed;
     }
 
     /// <summary>True while the worker waits for a batch (and is not borrowed).</summary>
     /// <remarks>
-    /// A parked worker that is still resuming its last batch's callers on its own thread is not idle: those callers
-    /// are about to submit again, and an eager batch sent now would leave them for the next one (rule 3).
+    /// A worker that has not resumed its last batch's callers yet is not idle: those callers are about to submit again,
+    /// and an eager batch sent now would leave their records for the next one (rule 3).
     /// </remarks>
-    public bool IsIdle => Volatile.Read(ref _state) is Announced or Parked && Volatile.Read(ref _resumingHere) == 0;
+    public bool IsIdle => Volatile.Read(ref _state) is Announced or Parked && Volatile.Read(ref _owesCallers) == 0;
 
     /// <summary>True while the worker waits for its signal and may be borrowed.</summary>
     public bool IsParked => Volatile.Read(ref _state) == Parked;
@@ -182,18 +190,19 @@ internal sealed class Worker<TRecord, TResult>
                     {
                         _signal.Reset();
                         Interlocked.Exchange(ref _state, Announced); // full fence before the re-check below
-                        WakePackerIfHolding();
                         bool found = prefetch.TryDequeue(out batch);
                         if (!found && !prefetch.IsCompleted)
                         {
                             // Parked from here: borrowable. If the packing thread already woke us, the CAS fails and
                             // the wait below consumes that wake-up. The callers of the last batch are resumed on this
-                            // thread only now, so a caller that submits again from its continuation finds the worker
-                            // idle and may run its record alone at once.
-                            Interlocked.CompareExchange(ref _state, Parked, Announced);
-                            if (ResumeWaitingCallers(CallerResumption.RunHere) && !_pipeline.Packer.TryPackFromWorker())
+                            // thread only now; their new records, and any the packing thread holds for an idle worker,
+                            // are then packed right here, so the next batch usually comes to this very worker with no
+                            // wake-up of the packing thread and no thread-pool hop.
+                            Interlocked.CompareExchange(ref _state, Parked, Announced); // a full fence either way
+                            bool resumed = ResumeWaitingCallers(CallerResumption.RunHere);
+                            if ((resumed || _pipeline.Packer.HoldsRecords) && !_pipeline.Packer.TryPackFromWorker())
                             {
-                                SpinForWake(); // the packing thread has the token and packs their records
+                                SpinForWake(); // the packing thread has the token: it packs them, and wakes us if so
                             }
 
                             await _signal.WaitAsync();
@@ -240,25 +249,33 @@ internal sealed class Worker<TRecord, TResult>
         _waitingRecycle = null;
         if (how != CallerResumption.RunHere)
         {
-            batch.ReleaseHeld(how, recycle);
+            // A pool work item resumes them and packs their records afterwards (see PackAfterResuming).
+            Interlocked.Exchange(ref _owesCallers, 0);
+            batch.ReleaseHeld(how, recycle is null ? _packAfterRelease : _recycleThenPack);
             return true;
         }
 
-        // While this thread resumes them, the callers' new records need no wake of the packing thread: this worker
-        // packs them itself right after (see TryPackFromWorker), so a closed loop of callers costs no wake-up at all.
-        Volatile.Write(ref _resumingHere, 1);
-        _pipeline.Packer.AddPackingResumer();
         try
         {
             batch.ReleaseHeld(how, recycle);
         }
         finally
         {
-            Interlocked.Exchange(ref _resumingHere, 0);
+            Interlocked.Exchange(ref _owesCallers, 0);
             _pipeline.Packer.RemovePackingResumer(); // a full fence: the records submitted meanwhile are published before it
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The end of a resumption handed to the pool: the resumer no longer holds the packing thread back, and packs
+    /// what its callers submitted itself (or wakes the packing thread, when that one holds the token).
+    /// </summary>
+    private static void PackAfterResuming(Pipeline<TRecord, TResult> pipeline)
+    {
+        pipeline.Packer.RemovePackingResumer();
+        pipeline.Packer.TryPackFromWorker();
     }
 
     /// <summary>
@@ -535,6 +552,10 @@ internal sealed class Worker<TRecord, TResult>
             return;
         }
 
+        // Until those callers are resumed this worker is not idle, and their new records need no wake of the packing
+        // thread: whoever resumes them packs right after (rule 3, and see PackingLoop.ResumerWillPack).
+        Volatile.Write(ref _owesCallers, 1);
+        _pipeline.Packer.AddPackingResumer(); // a full fence: the flag is visible before any caller is resumed
         _waitingCallers = batch;
         _waitingRecycle = finished.Recycle;
     }

@@ -67,10 +67,11 @@ internal sealed class PackingLoop<TRecord, TResult>
     public long HandedOff => Volatile.Read(ref _handedOff);
 
     /// <summary>
-    /// True when the thread last parked holding records (an open batch, or a record at a lane's head): only then can a
-    /// worker going idle or freeing a prefetch slot give it something to do. Written before the thread flags itself as
-    /// parked and re-checks the workers and the prefetch ring, so a worker that changes either after its own full
-    /// fence and then reads false knows the re-check saw its change.
+    /// True when the last round of packing left records behind (an open batch, or a record at a lane's head): only
+    /// then can a worker going idle or freeing a prefetch slot give the packing thread something to do. Written at the
+    /// end of every round, and before the thread flags itself as parked and re-checks the workers and the prefetch
+    /// ring, so a worker that changes either after its own full fence and then reads false knows the re-check saw its
+    /// change.
     /// </summary>
     public bool HoldsRecords => Volatile.Read(ref _holdsRecords) != 0;
 
@@ -174,6 +175,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         bool progressed = DispatchFullBatches();
         progressed |= Drain();
         progressed |= DispatchEarly(_time.GetTimestamp());
+        Volatile.Write(ref _holdsRecords, NoOpenBatch && NoHead ? 0 : 1);
         return progressed;
     }
 
@@ -309,6 +311,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         bool flushing = IsFlushing;
         bool workerIdle = _pipeline.AnyWorkerIdle();
         bool prefetchEmpty = _prefetch.IsEmpty;
+        bool callersResuming = ResumerWillPack;
         for (int bucket = 0; bucket < _open.Length; bucket++)
         {
             var batch = _open[bucket];
@@ -318,7 +321,8 @@ internal sealed class PackingLoop<TRecord, TResult>
                 continue;
             }
 
-            var early = batch.Rules.EarlyReason(batch.EntryCount, batch.FirstArrival, now, flushing, workerIdle, prefetchEmpty);
+            var early = batch.Rules.EarlyReason(
+                batch.EntryCount, batch.FirstArrival, now, flushing, workerIdle, prefetchEmpty, callersResuming);
             if (early != DispatchReason.None)
             {
                 picked = bucket;
@@ -521,6 +525,10 @@ internal sealed class PackingLoop<TRecord, TResult>
             if (_open[bucket] is { } batch && _openFull[bucket] == DispatchReason.None)
             {
                 deadline = Math.Min(deadline, batch.Rules.Deadline(batch.FirstArrival));
+                if (ResumerWillPack)
+                {
+                    deadline = Math.Min(deadline, batch.Rules.ResumeWaitEnds(batch.FirstArrival)); // rule 3's bound
+                }
             }
         }
 

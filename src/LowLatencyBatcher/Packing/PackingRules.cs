@@ -20,7 +20,10 @@ namespace LowLatencyBatcher.Packing;
 /// <item><b>Early dispatch</b> of a batch that is not full, checked in this order: a stop flushes it at once
 /// (<see cref="DispatchReason.Shutdown"/>); <c>BatchTimeout</c> after its first record was submitted it goes whatever
 /// it holds (<see cref="DispatchReason.Timeout"/>); it goes eagerly when it holds at least <c>MinBatchSize</c> records,
-/// a worker is idle and no sealed batch waits for one (<see cref="DispatchReason.Eager"/>).</item>
+/// a worker is idle and no sealed batch waits for one (<see cref="DispatchReason.Eager"/>) — except that while the
+/// callers of a finished batch are being resumed (their next records are on their way) it waits for them, at most
+/// <see cref="ResumeWait"/> from its first record's submit. A worker is not idle until it has resumed its last batch's
+/// callers.</item>
 /// <item><b>Prefetch full.</b> A sealed batch waits for room in the prefetch ring; meanwhile a batch that is ready but
 /// not full keeps absorbing records up to its limits, so the batch a worker gets next is as full as it can be. With
 /// priority lanes, only urgent records (lane 0, or aged) join open batches while every prefetch slot is full: an urgent
@@ -40,6 +43,7 @@ internal sealed class PackingRules
     public const long NoRecord = long.MaxValue;
 
     private readonly long _timeoutTicks;
+    private readonly long _resumeWaitTicks;
     private readonly long _agingTicks;
     private readonly int[] _bucketBounds;
 
@@ -65,6 +69,7 @@ internal sealed class PackingRules
         PerBatchCost = perBatchCost;
 
         _timeoutTicks = Timestamps.ToTicks(batchTimeout, timestampFrequency);
+        _resumeWaitTicks = Math.Min(_timeoutTicks, Timestamps.ToTicks(ResumeWait, timestampFrequency));
     }
 
     /// <summary>The cost budget of one batch.</summary>
@@ -107,11 +112,23 @@ internal sealed class PackingRules
     /// <param name="stopping">Whether a stop is flushing the batcher (everything accepted has been drained).</param>
     /// <param name="workerIdle">Whether a worker waits for a batch.</param>
     /// <param name="prefetchEmpty">Whether no sealed batch waits in the prefetch ring.</param>
-    public DispatchReason EarlyReason(int count, long firstArrival, long now, bool stopping, bool workerIdle, bool prefetchEmpty) =>
+    /// <param name="callersResuming">
+    /// Whether callers of a finished batch are being resumed (their next records are on their way, and whoever resumes
+    /// them packs right after).
+    /// </param>
+    public DispatchReason EarlyReason(
+        int count, long firstArrival, long now, bool stopping, bool workerIdle, bool prefetchEmpty, bool callersResuming = false) =>
         stopping ? DispatchReason.Shutdown
         : now - firstArrival >= _timeoutTicks ? DispatchReason.Timeout
-        : count >= MinBatchSize && workerIdle && prefetchEmpty ? DispatchReason.Eager
+        : count >= MinBatchSize && workerIdle && prefetchEmpty
+            && (!callersResuming || now - firstArrival >= _resumeWaitTicks) ? DispatchReason.Eager
         : DispatchReason.None;
+
+    /// <summary>Rule 3: the longest an eager batch waits for callers being resumed, from its first record's submit.</summary>
+    public static readonly TimeSpan ResumeWait = TimeSpan.FromMicroseconds(200);
+
+    /// <summary>Rule 3: the timestamp from which a batch whose first record was submitted at <paramref name="firstArrival"/> no longer waits for callers being resumed.</summary>
+    public long ResumeWaitEnds(long firstArrival) => firstArrival + _resumeWaitTicks;
 
     /// <summary>The number of cost buckets (1 without bounds).</summary>
     public int BucketCount => _bucketBounds.Length + 1;
