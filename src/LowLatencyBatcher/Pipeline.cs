@@ -23,7 +23,6 @@ internal sealed class Pipeline<TRecord, TResult>
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Worker<TRecord, TResult>[] _workers;
     private readonly LiveSettings<TRecord> _live;
-    private readonly ResumingCallers _resuming = new();
     private Exception? _abortError; // set once, by the first abort or packing-thread failure, before _aborting
     private int _aborting;
     private int _packingThreadExited;
@@ -51,7 +50,7 @@ internal sealed class Pipeline<TRecord, TResult>
         // last one whose callers it is resuming (plus slack for a worker that has just taken one while the packing
         // thread opens the next, and for a resumption handed to the pool).
         _batches = new DefaultObjectPool<Batch<TRecord, TResult>>(
-            new BatchPolicy(live, counters, _resuming), settings.Rules.BucketCount + settings.PrefetchBatches + 2 * settings.Workers + 2);
+            new BatchPolicy(live, counters), settings.Rules.BucketCount + settings.PrefetchBatches + 2 * settings.Workers + 2);
         _workers = new Worker<TRecord, TResult>[settings.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -118,7 +117,8 @@ internal sealed class Pipeline<TRecord, TResult>
     public bool TryRunAlone(in IntakeItem<TRecord, TResult> item)
     {
         var settings = _live.Current;
-        if (!settings.RunAloneWhenIdle || settings.Rules.MinBatchSize > 1 || _resuming.Any || !_holdGuard.AllowsRun())
+        // Callers being resumed will submit again at once, and whoever resumes them packs their records: not idle.
+        if (!settings.RunAloneWhenIdle || settings.Rules.MinBatchSize > 1 || Packer.ResumerWillPack || !_holdGuard.AllowsRun())
         {
             return false;
         }
@@ -149,8 +149,11 @@ internal sealed class Pipeline<TRecord, TResult>
         return true;
     }
 
-    /// <summary>Whether some worker is parked, so the fast path could borrow it (tests and diagnostics).</summary>
-    public bool HasParkedWorker => Array.Exists(_workers, worker => worker.IsParked);
+    /// <summary>
+    /// Whether some worker is parked with no callers left to resume, so the fast path could borrow it (tests and
+    /// diagnostics).
+    /// </summary>
+    public bool HasParkedWorker => !Packer.ResumerWillPack && Array.Exists(_workers, worker => worker.IsParked);
 
     private Worker<TRecord, TResult>? BorrowParkedWorker()
     {
@@ -307,9 +310,9 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>Keeps <paramref name="error"/> unless an earlier abort or failure set its own: the first one wins.</summary>
     private void SetAbortError(Exception error) => Interlocked.CompareExchange(ref _abortError, error, null);
 
-    private sealed class BatchPolicy(LiveSettings<TRecord> live, BatcherCounters counters, ResumingCallers resuming) : IPooledObjectPolicy<Batch<TRecord, TResult>>
+    private sealed class BatchPolicy(LiveSettings<TRecord> live, BatcherCounters counters) : IPooledObjectPolicy<Batch<TRecord, TResult>>
     {
-        public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize, counters, resuming);
+        public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize, counters);
 
         public bool Return(Batch<TRecord, TResult> obj) => true;
     }

@@ -30,7 +30,6 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     private int _windowStart;
     private int _windowCount;
     private readonly BatcherCounters _counters;
-    private readonly ResumingCallers _resuming;
     private readonly Enumerator _enumerator;
     private int _entryCount;
     private int _liveCount;
@@ -43,12 +42,11 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
 
     /// <summary>
     /// Creates an empty batch for up to <paramref name="capacity"/> records; per-record outcomes count into
-    /// <paramref name="counters"/>, and its resumptions show in <paramref name="resuming"/>.
+    /// <paramref name="counters"/>.
     /// </summary>
-    public Batch(int capacity, BatcherCounters counters, ResumingCallers resuming)
+    public Batch(int capacity, BatcherCounters counters)
     {
         _counters = counters;
-        _resuming = resuming;
         _entries = new IntakeItem<TRecord, TResult>[capacity];
         _live = new TRecord[capacity];
         _liveEntry = new int[capacity];
@@ -301,7 +299,6 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
         while (_released < _heldCount)
         {
             ref readonly var entry = ref _entries[_held[_released++]];
-            _resuming.Left(_heldCount - _released); // a caller that submits again batches with those still to come
             entry.Completion.Release(inline: true);
             if ((_released & 15) == 0 && Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks && _released < _heldCount)
             {

@@ -17,6 +17,7 @@ namespace LowLatencyBatcher.Packing;
 internal sealed class PackingLoop<TRecord, TResult>
 {
     private const int SpinsBeforePark = 20;
+    private const int ResumerParkMilliseconds = 1;
     private const int PublishEvery = 64;
 
     // With a custom clock, time moves when its owner says so: a timer on that clock wakes the thread at the
@@ -114,6 +115,25 @@ internal sealed class PackingLoop<TRecord, TResult>
         var spinner = default(SpinWait);
         while (true)
         {
+            if (ResumerWillPack && !_pipeline.IsAborting && !_intake.IsClosed)
+            {
+                // Callers are being resumed, and their resumer packs what they submit right after: stay out of its way
+                // (draining now would only split their batch and take a core from them). A short timed park, so the
+                // batches that wait for a timeout meanwhile are still looked after.
+                spinner.Reset();
+                Parker.PrepareToPark();
+                if (ResumerWillPack)
+                {
+                    Parker.Park(ResumerParkMilliseconds);
+                }
+                else
+                {
+                    Parker.CancelPark();
+                }
+
+                continue;
+            }
+
             if (!TryTakeToken())
             {
                 spinner.SpinOnce(sleep1Threshold: -1); // a worker is packing: it is done in a moment
@@ -169,11 +189,15 @@ internal sealed class PackingLoop<TRecord, TResult>
         }
     }
 
-    /// <summary>One round of packing: full batches out, the intake into open batches, an early batch out.</summary>
+    /// <summary>
+    /// One round of packing: full batches out, the intake into open batches, the batches that filled up out, an early
+    /// batch out.
+    /// </summary>
     private bool Pass()
     {
         bool progressed = DispatchFullBatches();
         progressed |= Drain();
+        progressed |= DispatchFullBatches();
         progressed |= DispatchEarly(_time.GetTimestamp());
         Volatile.Write(ref _holdsRecords, NoOpenBatch && NoHead ? 0 : 1);
         return progressed;
@@ -216,17 +240,18 @@ internal sealed class PackingLoop<TRecord, TResult>
     }
 
     /// <summary>
-    /// True while some worker resumes callers on its own thread and will pack right after (see
-    /// <see cref="TryPackFromWorker"/>): a submitter then need not wake the packing thread. Read after the submit's
-    /// full fence; the worker's <see cref="RemovePackingResumer"/> is a full fence before it packs (Dekker): either the
-    /// submitter sees no resumer and wakes the thread, or the worker's round sees the record.
+    /// True from the end of a batch until its callers have been resumed, by its worker or by a pool work item, which
+    /// then packs what they submitted (see <see cref="TryPackFromWorker"/>): a submitter need not wake the packing
+    /// thread meanwhile, the idle fast path stays off, and an eager batch waits for them (rule 3). Read after the
+    /// submit's full fence; <see cref="RemovePackingResumer"/> is a full fence before the resumer packs (Dekker):
+    /// either the submitter sees no resumer and wakes the thread, or the resumer's round sees the record.
     /// </summary>
     public bool ResumerWillPack => Volatile.Read(ref _packingResumers) != 0;
 
-    /// <summary>A worker starts resuming callers on its own thread.</summary>
+    /// <summary>A worker finished a batch whose callers are to be resumed.</summary>
     public void AddPackingResumer() => Interlocked.Increment(ref _packingResumers);
 
-    /// <summary>A worker is done resuming callers; it packs next. A full fence.</summary>
+    /// <summary>A batch's callers were resumed; their resumer packs next. A full fence.</summary>
     public void RemovePackingResumer() => Interlocked.Decrement(ref _packingResumers);
 
     private int _packingResumers;
