@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
@@ -114,6 +115,7 @@ internal sealed class Pipeline<TRecord, TResult>
     /// here covers them; records of other callers accepted meanwhile are concurrent with this one. The worker bound
     /// holds because a borrowed worker cannot take a batch from the ring until it is given back.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryRunAlone(in IntakeItem<TRecord, TResult> item)
     {
         var settings = _live.Current;
@@ -155,6 +157,7 @@ internal sealed class Pipeline<TRecord, TResult>
     /// </summary>
     public bool HasParkedWorker => !Packer.ResumerWillPack && Array.Exists(_workers, worker => worker.IsParked);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Worker<TRecord, TResult>? BorrowParkedWorker()
     {
         foreach (var worker in _workers)
@@ -241,6 +244,7 @@ internal sealed class Pipeline<TRecord, TResult>
     }
 
     /// <summary>Whether some worker waits for a batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool AnyWorkerIdle()
     {
         foreach (var worker in _workers)
@@ -255,6 +259,7 @@ internal sealed class Pipeline<TRecord, TResult>
     }
 
     /// <summary>Wakes one parked worker, if any (the packing thread, right after publishing a batch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void WakeOneWorker()
     {
         foreach (var worker in _workers)
@@ -277,9 +282,11 @@ internal sealed class Pipeline<TRecord, TResult>
     }
 
     /// <summary>A batch for the packing thread to fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Batch<TRecord, TResult> RentBatch() => _batches.Get();
 
     /// <summary>Empties a batch and returns it to the pool.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ReturnBatch(Batch<TRecord, TResult> batch)
     {
         batch.Clear();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using LowLatencyBatcher.Primitives;
 
@@ -85,12 +86,14 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     }
 
     /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued);
 
     /// <summary>
     /// Hands the record to a worker: from now on a cancellation drops its result instead of keeping it out of the
     /// process function. False when it already completed (it was cancelled) or belongs to a later use.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryStartRunning(int generation) =>
         Interlocked.CompareExchange(ref _state, Pack(generation, Running), Pack(generation, Queued))
         == Pack(generation, Queued);
@@ -102,6 +105,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// alone) while the caller still waits, so a worker can count a whole batch before any caller sees a result, and
     /// resume the callers in one go. False when someone else completed this use first.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryClaim(int generation) => TryFinish(generation);
 
     /// <summary>Gives a claimed use its result (the claimer only, before <see cref="Release"/>).</summary>
@@ -115,6 +119,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// continuation, if one waits, runs on this thread before the call returns (a resumer that owns its thread);
     /// otherwise it is queued to the thread pool.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Release(bool inline)
     {
         _core.RunContinuationsAsynchronously = !inline;
@@ -150,6 +155,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public TResult GetResult(short token)
     {
         // Recycle only a use that really finished: GetResult on a pending task (a caller's bug) throws and must
@@ -227,6 +233,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
 
     private static int Pack(int generation, int phase) => (generation << PhaseBits) | phase;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryFinish(int generation)
     {
         int state = Volatile.Read(ref _state);
@@ -247,6 +254,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Recycle()
     {
         // Dispose waits for a cancellation callback that is running right now, so no callback of this use can

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LowLatencyBatcher.Completion;
 
 /// <summary>
@@ -33,6 +35,7 @@ internal sealed class WorkerTally
     public long BatchesFor(DispatchReason reason) => Volatile.Read(ref _byReason[(int)reason]);
 
     /// <summary>Counts one batch handed to the process function (the owning worker only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddBatch(int records, long cost, DispatchReason reason)
     {
         // Plain read, release write: a single writer, and a reader never sees a count go back.
@@ -43,6 +46,7 @@ internal sealed class WorkerTally
     }
 
     /// <summary>Counts a batch's outcome (the owning worker only), before its callers see it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddOutcome(int completed, int failed)
     {
         if (failed != 0)

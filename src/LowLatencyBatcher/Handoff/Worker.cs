@@ -83,6 +83,7 @@ internal sealed class Worker<TRecord, TResult>
     public void Start() => _ = Task.Run(RunAsync);
 
     /// <summary>Wakes the worker if it is parked (the packing thread only). Returns whether it was.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryWake()
     {
         int state = Volatile.Read(ref _state);
@@ -105,6 +106,7 @@ internal sealed class Worker<TRecord, TResult>
     /// Borrows the parked worker for a submitter that runs a batch itself (the idle fast path). The CAS is the
     /// claim: a borrowed worker is neither idle nor wakeable until <see cref="GiveBack"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryBorrow() =>
         Volatile.Read(ref _state) == Parked && Interlocked.CompareExchange(ref _state, Borrowed, Parked) == Parked;
 
@@ -116,6 +118,7 @@ internal sealed class Worker<TRecord, TResult>
     /// </summary>
     /// <param name="batch">The batch of one.</param>
     /// <param name="started">When the batch started: its record's submit.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public long RunBorrowed(Batch<TRecord, TResult> batch, long started)
     {
         var run = RunBatchAsync(batch, started);
@@ -152,6 +155,7 @@ internal sealed class Worker<TRecord, TResult>
     /// Returns a borrowed worker to its parked state; wakes it when a batch (or the end of the run) arrived while it
     /// was borrowed, and lets the packing thread know a worker is idle again.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GiveBack()
     {
         // Full fence: the store is ordered before the reads of the ring below, and the packing thread publishes a
@@ -237,6 +241,7 @@ internal sealed class Worker<TRecord, TResult>
     /// Hands the last batch's outcomes to its callers, if they still wait (the worker's own loop). True when it did:
     /// those callers may have submitted again.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ResumeWaitingCallers(CallerResumption how)
     {
         if (_waitingCallers is not { } batch)
@@ -356,6 +361,7 @@ internal sealed class Worker<TRecord, TResult>
         EndBatch(batch, started, ended);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Report(Batch<TRecord, TResult> batch, Exception? error, long started, long ended)
     {
         if (_pipeline.Observer is not { } observer)
@@ -383,6 +389,7 @@ internal sealed class Worker<TRecord, TResult>
     }
 
     /// <summary>Claims the batch's live records; false when there is nothing to run (the batch was dealt with).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool BeginBatch(Batch<TRecord, TResult> batch)
     {
         Interlocked.Exchange(ref _current, batch); // full fence before the abort flag is read (see the remarks)
@@ -415,6 +422,7 @@ internal sealed class Worker<TRecord, TResult>
     /// Gives the window's records the outcome of one call. False (nothing settled) when the call threw, failure
     /// isolation is on, and more than one record is left without an outcome: they are to be retried in halves.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Settle(Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating)
     {
         if (_pipeline.ProcessEach is not null)
@@ -520,6 +528,7 @@ internal sealed class Worker<TRecord, TResult>
     }
 
     /// <summary>Counts the batch's outcome and keeps what the observer and the callers are to be given next.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EndBatch(Batch<TRecord, TResult> batch, long started, long ended)
     {
         _tally.AddOutcome(_completed, _failed);
@@ -536,6 +545,7 @@ internal sealed class Worker<TRecord, TResult>
     /// thread (its caller may not even be waiting yet); the worker's loop resumes the callers itself once it parks,
     /// or hands them to one pool work item if more work came (see <see cref="RunAsync"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FinishBatch(bool borrowed)
     {
         var finished = _finished;

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Intake;
 
@@ -94,6 +95,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     /// Starts filling the batch by <paramref name="rules"/>; its timeout counts from <paramref name="firstArrival"/>
     /// (the packing thread). The buffers grow only when a reconfiguration raised <c>MaxBatchSize</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Open(PackingRules rules, long firstArrival)
     {
         Rules = rules;
@@ -110,12 +112,14 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     }
 
     /// <summary>Whether a record of <paramref name="cost"/> may join (rule 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Fits(int cost) => Rules.Fits(_entryCount, EntryCost, MaxEntryCost, cost);
 
     /// <summary>Why the batch is full, or <see cref="DispatchReason.None"/> (rule 2).</summary>
     public DispatchReason FullReason => Rules.FullReason(_entryCount, EntryCost, MaxEntryCost);
 
     /// <summary>Adds an entry (the packing thread).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(in IntakeItem<TRecord, TResult> item)
     {
         _entries[_entryCount++] = item;
@@ -127,6 +131,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     /// Claims every entry that is still queued for processing and builds the view of them (the worker that took the
     /// batch). Returns the number of live records; the view's window covers them all.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int ClaimLiveRecords()
     {
         int live = 0;
@@ -156,6 +161,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     public int LiveCount => _liveCount;
 
     /// <summary>Shows the process function live records [<paramref name="start"/>, start + count) only, none settled yet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SetWindow(int start, int count)
     {
         _windowStart = start;
@@ -189,6 +195,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     /// Gives window record <c>i</c> result <c>i</c>, held until <see cref="ReleaseHeld"/>; returns how many records
     /// this completed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int CompleteWith(IReadOnlyList<TResult> results)
     {
         int completed = 0;
@@ -258,6 +265,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     /// hop per batch instead of one per record, and a budget bounds how long a blocking continuation delays the rest.
     /// </param>
     /// <param name="afterRelease">Runs once every outcome is out.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ReleaseHeld(CallerResumption how, Action<Batch<TRecord, TResult>>? afterRelease)
     {
         if (how == CallerResumption.Direct)
@@ -293,6 +301,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     }
 
     /// <summary>Releases held outcomes with inline continuations until all are out (true) or the budget is spent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ReleaseSome()
     {
         long start = Stopwatch.GetTimestamp();
@@ -378,6 +387,7 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     }
 
     /// <summary>Empties the batch for reuse, dropping every reference it held.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Clear()
     {
         Array.Clear(_entries, 0, _entryCount);
