@@ -203,6 +203,7 @@ public sealed class OptionsTests
         PrefetchBatches = from.PrefetchBatches + 1,
         Workers = from.Workers + 1,
         PinPackingThread = !from.PinPackingThread,
+        RunAloneWhenIdle = !from.RunAloneWhenIdle,
         CostModel = from.CostModel == CostModel.Sum ? CostModel.Padded : CostModel.Sum,
         PerBatchCost = from.PerBatchCost + 1,
         QueueFullMode = from.QueueFullMode == QueueFullMode.Wait ? QueueFullMode.Reject : QueueFullMode.Wait,

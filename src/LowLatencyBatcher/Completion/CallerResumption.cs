@@ -6,9 +6,6 @@ internal enum CallerResumption
     /// <summary>Set every outcome on this thread; each waiting continuation is queued on its own.</summary>
     Direct,
 
-    /// <summary>This pool thread runs the callers' continuations itself, within a time budget.</summary>
-    RunHere,
-
     /// <summary>One pool work item runs the callers' continuations in turn.</summary>
     Queue,
 }

@@ -184,7 +184,7 @@ internal sealed class Worker<TRecord, TResult>
                 {
                     if (prefetch.IsCompleted)
                     {
-                        ResumeWaitingCallers(CallerResumption.Queue);
+                        ResumeWaitingCallers();
                         if (!prefetch.TryDequeue(out batch))
                         {
                             return; // the packing thread is done and nothing is left
@@ -198,13 +198,12 @@ internal sealed class Worker<TRecord, TResult>
                         if (!found && !prefetch.IsCompleted)
                         {
                             // Parked from here: borrowable. If the packing thread already woke us, the CAS fails and
-                            // the wait below consumes that wake-up. The callers of the last batch are resumed on this
-                            // thread only now; their new records, and any the packing thread holds for an idle worker,
-                            // are then packed right here, so the next batch usually comes to this very worker with no
-                            // wake-up of the packing thread and no thread-pool hop.
+                            // the wait below consumes that wake-up. The callers of the last batch are resumed only now,
+                            // by one pool work item queued to this thread, which runs it as soon as the await below gives
+                            // the thread back: callers' code never runs inside the worker, so a continuation that
+                            // blocks cannot stop the batches. The resumer then packs their new records itself.
                             Interlocked.CompareExchange(ref _state, Parked, Announced); // a full fence either way
-                            bool resumed = ResumeWaitingCallers(CallerResumption.RunHere);
-                            if ((resumed || _pipeline.Packer.HoldsRecords) && !_pipeline.Packer.TryPackFromWorker())
+                            if (!ResumeWaitingCallers() && _pipeline.Packer.HoldsRecords && !_pipeline.Packer.TryPackFromWorker())
                             {
                                 SpinForWake(); // the packing thread has the token: it packs them, and wakes us if so
                             }
@@ -225,7 +224,7 @@ internal sealed class Worker<TRecord, TResult>
                     }
                 }
 
-                ResumeWaitingCallers(CallerResumption.Queue); // more work came: the callers must not wait for it
+                ResumeWaitingCallers(); // more work came: the callers must not wait for it
                 WakePackerIfHolding(); // the dequeue's CAS was the full fence: a prefetch slot is free
                 await RunBatchAsync(batch);
                 FinishBatch(borrowed: false);
@@ -238,11 +237,10 @@ internal sealed class Worker<TRecord, TResult>
     }
 
     /// <summary>
-    /// Hands the last batch's outcomes to its callers, if they still wait (the worker's own loop). True when it did:
-    /// those callers may have submitted again.
+    /// Hands the last batch's outcomes to its callers, if they still wait (the worker's own loop): one pool work item
+    /// resumes them in turn and then packs what they submitted. True when there were callers to resume.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool ResumeWaitingCallers(CallerResumption how)
+    private bool ResumeWaitingCallers()
     {
         if (_waitingCallers is not { } batch)
         {
@@ -252,24 +250,8 @@ internal sealed class Worker<TRecord, TResult>
         _waitingCallers = null;
         var recycle = _waitingRecycle;
         _waitingRecycle = null;
-        if (how != CallerResumption.RunHere)
-        {
-            // A pool work item resumes them and packs their records afterwards (see PackAfterResuming).
-            Interlocked.Exchange(ref _owesCallers, 0);
-            batch.ReleaseHeld(how, recycle is null ? _packAfterRelease : _recycleThenPack);
-            return true;
-        }
-
-        try
-        {
-            batch.ReleaseHeld(how, recycle);
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _owesCallers, 0);
-            _pipeline.Packer.RemovePackingResumer(); // a full fence: the records submitted meanwhile are published before it
-        }
-
+        Interlocked.Exchange(ref _owesCallers, 0);
+        batch.ReleaseHeld(CallerResumption.Queue, recycle is null ? _packAfterRelease : _recycleThenPack);
         return true;
     }
 

@@ -259,10 +259,9 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
     /// </summary>
     /// <param name="how">
     /// <see cref="CallerResumption.Direct"/>: every outcome is set on this thread and each waiting continuation queued
-    /// on its own (a submitter running its own record: no caller waits yet). <see cref="CallerResumption.RunHere"/>:
-    /// this thread, when it is a pool thread, runs the continuations itself within a time budget.
-    /// <see cref="CallerResumption.Queue"/>: one pool work item runs them in turn. Either of the last two costs one
-    /// hop per batch instead of one per record, and a budget bounds how long a blocking continuation delays the rest.
+    /// on its own (a submitter running its own record: no caller waits yet). <see cref="CallerResumption.Queue"/>: one
+    /// pool work item, queued to this thread's own queue, runs the callers' continuations in turn — one hop per batch
+    /// instead of one per record; a budget bounds how long it runs before it hands the rest to another work item.
     /// </param>
     /// <param name="afterRelease">Runs once every outcome is out.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -277,14 +276,13 @@ internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, 
         }
 
         _afterRelease = afterRelease;
-        if (_released == _heldCount
-            || (how == CallerResumption.RunHere && Thread.CurrentThread.IsThreadPoolThread && ReleaseSome()))
+        if (_released == _heldCount)
         {
             afterRelease?.Invoke(this);
             return;
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
     }
 
     /// <summary>The pool work item of <see cref="ReleaseHeld"/>.</summary>

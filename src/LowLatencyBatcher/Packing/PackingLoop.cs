@@ -22,7 +22,7 @@ namespace LowLatencyBatcher.Packing;
 internal sealed class PackingLoop<TRecord, TResult>
 {
     private const int SpinsBeforePark = 20;
-    private const int ResumerParkMilliseconds = 1;
+    private const int ResumerParkMilliseconds = 2;
     private const int PublishEvery = 64;
 
     // With a custom clock, time moves when its owner says so: a timer on that clock wakes the thread at the
@@ -118,13 +118,21 @@ internal sealed class PackingLoop<TRecord, TResult>
     private void Loop()
     {
         var spinner = default(SpinWait);
+        long resumerSeenAt = 0; // when the thread first stood back for resumers (0: it does not)
         while (true)
         {
-            if (ResumerWillPack && !_pipeline.IsAborting && !_intake.IsClosed)
+            if (!ResumerWillPack)
+            {
+                resumerSeenAt = 0;
+            }
+            else if (!_pipeline.IsAborting && !_intake.IsClosed
+                && (resumerSeenAt == 0 || Environment.TickCount64 - resumerSeenAt <= ResumerParkMilliseconds))
             {
                 // Callers are being resumed, and their resumer packs what they submit right after: stay out of its way
-                // (draining now would only split their batch and take a core from them). A short timed park, so the
-                // batches that wait for a timeout meanwhile are still looked after.
+                // (draining now would only split their batch and take a core from them). A short timed park; once
+                // resumers have kept it up past that (a caller's continuation that blocks, say), the thread packs as
+                // usual whatever the resumers do, so records never wait on callers' code for long.
+                resumerSeenAt = resumerSeenAt == 0 ? Environment.TickCount64 : resumerSeenAt;
                 spinner.Reset();
                 Parker.PrepareToPark();
                 if (ResumerWillPack)
