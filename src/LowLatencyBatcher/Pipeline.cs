@@ -305,6 +305,9 @@ internal sealed class Pipeline<TRecord, TResult>
         OnParticipantExited();
     }
 
+    /// <summary>Workers that have not exited yet (the packing thread, while it runs, counts itself out).</summary>
+    public int WorkersRunning => Volatile.Read(ref _participants) - (Volatile.Read(ref _packingThreadExited) == 0 ? 1 : 0);
+
     /// <summary>The packing thread or a worker exited; the last one out completes <see cref="Finished"/>.</summary>
     public void OnParticipantExited()
     {

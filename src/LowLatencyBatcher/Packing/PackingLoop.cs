@@ -167,6 +167,14 @@ internal sealed class PackingLoop<TRecord, TResult>
                 {
                     _prefetch.Complete();
                     _pipeline.WakeAllWorkers();
+                    // A safety net for the end of a run: until every worker has seen the end, wake the parked ones again
+                    // now and then (a wake is a CAS on the worker's state, so a repeated one is harmless).
+                    while (_pipeline.WorkersRunning > 0 && !_pipeline.IsAborting)
+                    {
+                        Thread.Sleep(1);
+                        _pipeline.WakeAllWorkers();
+                    }
+
                     return;
                 }
 
