@@ -89,4 +89,23 @@ public class PackingRulesTests
             DispatchReason.None,
             Rules.EarlyReason(count: 2, firstArrival: 0, now: 0, stopping: false, workerIdle: true, prefetchEmpty: false));
     }
+
+    [Fact]
+    public void Rule3_EarlyDispatch_AnEagerBatchWaitsForCallersBeingResumedAtMostResumeWait()
+    {
+        var rules = new PackingRules(
+            targetCost: 10, maxBatchSize: 4, minBatchSize: 1, batchTimeout: TimeSpan.FromSeconds(1), timestampFrequency: 1_000_000);
+        long wait = (long)PackingRules.ResumeWait.TotalMicroseconds;
+
+        Assert.Equal(
+            DispatchReason.None,
+            rules.EarlyReason(count: 1, firstArrival: 0, now: wait - 1, stopping: false, workerIdle: true, prefetchEmpty: true, callersResuming: true));
+        Assert.Equal(
+            DispatchReason.Eager,
+            rules.EarlyReason(count: 1, firstArrival: 0, now: wait, stopping: false, workerIdle: true, prefetchEmpty: true, callersResuming: true));
+        Assert.Equal(
+            DispatchReason.Eager,
+            rules.EarlyReason(count: 1, firstArrival: 0, now: 0, stopping: false, workerIdle: true, prefetchEmpty: true, callersResuming: false));
+        Assert.Equal(wait, rules.ResumeWaitEnds(0));
+    }
 }
