@@ -43,7 +43,8 @@ public class IdleFastPathTests
         // Regression: the packing thread once counted a batch's records after handing it to a worker, which could
         // already have recycled it; the count of handed-off records then lagged for ever and the batcher never
         // looked idle again.
-        await using var batcher = await StartIdleAsync(Echo);
+        var probe = new AloneProbe();
+        await using var batcher = await StartIdleAsync((batch, token) => probe.Wrap(batch, token, Echo));
         await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
         {
             for (int i = 0; i < 5_000; i++)
@@ -57,8 +58,7 @@ public class IdleFastPathTests
         {
             await Task.Delay(20); // past any back-off a slow run under the burst may have caused
             await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
-            var task = batcher.SubmitAsync(attempt);
-            ranAlone = task.IsCompleted;
+            var task = probe.Submit(batcher, attempt, out ranAlone);
             Assert.Equal(attempt, await task.Bounded());
         }
 
@@ -83,17 +83,19 @@ public class IdleFastPathTests
     [Fact]
     public async Task TheFastPathIsNotTakenWhenRunAloneWhenIdleIsOff()
     {
-        await using var batcher = await StartIdleAsync(Echo, new DynamicBatcherOptions<int> { RunAloneWhenIdle = false });
-        int synchronous = 0;
+        var probe = new AloneProbe();
+        await using var batcher = await StartIdleAsync(
+            (batch, token) => probe.Wrap(batch, token, Echo), new DynamicBatcherOptions<int> { RunAloneWhenIdle = false });
+        int alone = 0;
         for (int i = 0; i < 20; i++)
         {
             await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
-            var task = batcher.SubmitAsync(i);
-            synchronous += task.IsCompleted ? 1 : 0;
+            var task = probe.Submit(batcher, i, out bool ranAlone);
             Assert.Equal(i, await task.Bounded());
+            alone += ranAlone ? 1 : 0;
         }
 
-        Assert.Equal(0, synchronous);
+        Assert.Equal(0, alone);
     }
 
     [Fact]
@@ -121,23 +123,24 @@ public class IdleFastPathTests
     {
         var time = new FakeTimeProvider();
         bool blocking = true;
+        var probe = new AloneProbe();
         await using var batcher = await StartIdleAsync(
-            (batch, _) =>
+            (batch, token) => probe.Wrap(batch, token, (b, _) =>
             {
                 if (blocking)
                 {
                     time.Advance(TimeSpan.FromMilliseconds(1)); // holds its caller for 1 ms of the batcher's clock
                 }
 
-                return ValueTask.FromResult<IReadOnlyList<int>>(batch.ToArray());
-            },
+                return ValueTask.FromResult<IReadOnlyList<int>>(b.ToArray());
+            }),
             new DynamicBatcherOptions<int> { TimeProvider = time });
         var alone = new List<bool>();
         async Task SubmitOneAsync(int record)
         {
             await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
-            var task = batcher.SubmitAsync(record);
-            alone.Add(task.IsCompleted);
+            var task = probe.Submit(batcher, record, out bool ranAlone);
+            alone.Add(ranAlone);
             Assert.Equal(record, await task.Bounded());
         }
 
@@ -265,6 +268,36 @@ public class IdleFastPathTests
         }
 
         Assert.True(batcher.Stats.EagerBatches > 0);
+    }
+
+    /// <summary>
+    /// Tells whether a record ran alone: its process call ran on the submitting thread while that thread was still
+    /// inside the submit (a record run through the workers never does: the submitter's thread is busy in the submit).
+    /// </summary>
+    private sealed class AloneProbe
+    {
+        private int _submitter = -1;
+        private bool _ranAlone;
+
+        public ValueTask<IReadOnlyList<int>> Wrap(IReadOnlyList<int> batch, CancellationToken token, ProcessFn<int, int> inner)
+        {
+            if (Volatile.Read(ref _submitter) == Environment.CurrentManagedThreadId)
+            {
+                _ranAlone = true;
+            }
+
+            return inner(batch, token);
+        }
+
+        public ValueTask<int> Submit(DynamicBatcher<int, int> batcher, int record, out bool ranAlone)
+        {
+            _ranAlone = false;
+            Volatile.Write(ref _submitter, Environment.CurrentManagedThreadId);
+            var task = batcher.SubmitAsync(record);
+            Volatile.Write(ref _submitter, -1);
+            ranAlone = _ranAlone;
+            return task;
+        }
     }
 
     private sealed class CollectingObserver : IBatchObserver
