@@ -258,7 +258,7 @@ internal sealed class Pipeline<TRecord, TResult>
         return false;
     }
 
-    /// <summary>Wakes one parked worker, if any (the packing thread, right after publishing a batch).</summary>
+    /// <summary>Wakes one parked worker, if any (whoever packs, right after publishing a batch).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void WakeOneWorker()
     {

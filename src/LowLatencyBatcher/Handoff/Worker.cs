@@ -10,10 +10,11 @@ namespace LowLatencyBatcher.Handoff;
 /// </summary>
 /// <remarks>
 /// <para>States: <c>Busy</c> (running, or about to), <c>Announced</c> (flagged as parked, re-checking the ring),
-/// <c>Parked</c> (waiting for its signal), <c>Borrowed</c> (parked, and a submitter runs a batch in its name). Only
-/// the packing thread wakes a worker, by moving it from <c>Announced</c> or <c>Parked</c> to <c>Busy</c> with a CAS
-/// and then setting its signal; a worker that finds a batch in its re-check moves itself from <c>Announced</c> to
-/// <c>Busy</c>, and if the packing thread won that CAS first it still consumes the one wake-up, so every wake is
+/// <c>Parked</c> (waiting for its signal), <c>Borrowed</c> (parked, and a submitter runs a batch in its name). A
+/// worker is woken (by whoever dispatched a batch: the packing thread, a resumer that packed, a submitter giving a
+/// borrowed worker back) by moving it from <c>Announced</c> or <c>Parked</c> to <c>Busy</c> with a CAS and then
+/// setting its signal; a worker that finds a batch in its re-check moves itself from <c>Announced</c> to <c>Busy</c>,
+/// and if a waker won that CAS first it still consumes the one wake-up, so every wake is
 /// consumed before the signal is reset again. A submitter borrows only a <c>Parked</c> worker (never one re-checking),
 /// so a worker never runs a batch while it is borrowed; the submitter puts it back to <c>Parked</c> and wakes it if
 /// a batch arrived meanwhile.</para>
@@ -82,7 +83,7 @@ internal sealed class Worker<TRecord, TResult>
     /// <summary>Starts the worker's loop on the thread pool.</summary>
     public void Start() => _ = Task.Run(RunAsync);
 
-    /// <summary>Wakes the worker if it is parked (the packing thread only). Returns whether it was.</summary>
+    /// <summary>Wakes the worker if it is parked (after a batch was dispatched, or at the end of a run). Returns whether it was.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryWake()
     {
@@ -266,9 +267,10 @@ internal sealed class Worker<TRecord, TResult>
     }
 
     /// <summary>
-    /// After resuming callers on this thread, waits a moment for the batch their new records make before giving the
-    /// thread back: when the packing thread wakes this worker within the spin, the await that follows completes at once
-    /// and the batch runs with no thread-pool hop. Yields the processor rather than burning it while spinning.
+    /// Waits a moment for the packing thread, which holds the token and is packing the records this idle worker could
+    /// not pack itself, before giving the thread back: when it wakes this worker within the spin, the await that
+    /// follows completes at once and the batch runs with no thread-pool hop. Yields the processor rather than burning
+    /// it while spinning.
     /// </summary>
     private void SpinForWake()
     {
@@ -524,8 +526,8 @@ internal sealed class Worker<TRecord, TResult>
     /// Reports the batch just run to the observer, then lets its callers have their outcomes: counted first, so a
     /// caller that has its result finds it in the stats. Called from the flow that runs the batches (the worker's own
     /// loop, or the borrowing submitter), so the observer runs there too. A borrowing submitter releases on its own
-    /// thread (its caller may not even be waiting yet); the worker's loop resumes the callers itself once it parks,
-    /// or hands them to one pool work item if more work came (see <see cref="RunAsync"/>).
+    /// thread (its caller may not even be waiting yet); the worker's loop keeps the batch until it parks or takes its
+    /// next batch, then hands its callers to one pool work item (see <see cref="ResumeWaitingCallers"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FinishBatch(bool borrowed)

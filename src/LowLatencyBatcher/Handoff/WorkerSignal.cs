@@ -3,8 +3,9 @@ using System.Threading.Tasks.Sources;
 namespace LowLatencyBatcher.Handoff;
 
 /// <summary>
-/// A reusable, allocation-free awaitable that wakes one parked worker. Exactly one party sets it per wait (the
-/// packing thread, after winning the worker's parked flag), and the worker resets it before flagging itself again.
+/// A reusable, allocation-free awaitable that wakes one parked worker. Exactly one party sets it per wait
+/// (whoever wins the worker's state from parked to busy with a CAS, see <c>Worker.TryWake</c>), and the worker resets
+/// it before flagging itself again.
 /// </summary>
 internal sealed class WorkerSignal : IValueTaskSource
 {

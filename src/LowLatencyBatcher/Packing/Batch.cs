@@ -19,8 +19,9 @@ namespace LowLatencyBatcher.Packing;
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class Batch<TRecord, TResult> : IRecordBatch<TRecord, TResult>, IThreadPoolWorkItem
 {
-    // How long one resumer may run callers' continuations before it hands the rest to another pool thread, so a
-    // continuation that blocks delays the callers after it by this much at most.
+    // How long one resumer may run callers' continuations before it hands the rest to another pool work item, so one
+    // batch's callers do not keep a pool thread for long. Checked between continuations: one that blocks still holds
+    // up the callers after it in the same batch until it returns (never the workers or the packing thread).
     private static readonly long s_resumeBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
 
     private IntakeItem<TRecord, TResult>[] _entries;

@@ -226,35 +226,34 @@ internal sealed class PackingLoop<TRecord, TResult>
     }
 
     /// <summary>
-    /// One round of packing on a worker's thread, right after it resumed its callers on that thread (they have just
-    /// submitted again): the batch their records make can go out, eagerly to this very worker, without waiting for
-    /// the packing thread to notice. False, having done nothing, when the packing thread holds the token (it packs
-    /// them itself) or a stop is being aborted. Records left behind (an open batch that waits for its timeout, say)
-    /// wake the packing thread, which owns the timing of what waits.
+    /// One round of packing off the packing thread: by the pool work item that has just resumed a batch's callers
+    /// (they have just submitted again), or by a worker going idle while records wait. The batch their records make
+    /// goes out, eagerly to an idle worker, without waiting for the packing thread to notice. False, having done
+    /// nothing, when the packing thread holds the token (it packs them itself) or a stop is being aborted. Records left
+    /// behind (an open batch that waits for its timeout, say) wake the packing thread, which owns the timing of what
+    /// waits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryPackFromWorker()
     {
         if (_pipeline.IsAborting || !TryTakeToken())
         {
-            // The packing thread holds the token. Submitters skipped its wake while this worker resumed their callers;
+            // The packing thread holds the token. Submitters skipped its wake while their callers were being resumed;
             // if it flagged itself parked before their records were published, wake it (its re-check covers the rest).
             Parker.Unpark();
             return false;
         }
 
-        bool holds;
         try
         {
             Pass();
-            holds = !(NoOpenBatch && NoHead);
         }
         finally
         {
             ReleaseToken(); // a full fence: the packer's parked flag is read after it
         }
 
-        if (holds)
+        if (HoldsRecords) // as the round left it
         {
             Parker.Unpark();
         }
@@ -263,8 +262,8 @@ internal sealed class PackingLoop<TRecord, TResult>
     }
 
     /// <summary>
-    /// True from the end of a batch until its callers have been resumed, by its worker or by a pool work item, which
-    /// then packs what they submitted (see <see cref="TryPackFromWorker"/>): a submitter need not wake the packing
+    /// True from the end of a batch until its callers have been resumed by a pool work item, which then packs what
+    /// they submitted (see <see cref="TryPackFromWorker"/>): a submitter need not wake the packing
     /// thread meanwhile, the idle fast path stays off, and an eager batch waits for them (rule 3). Read after the
     /// submit's full fence; <see cref="RemovePackingResumer"/> is a full fence before the resumer packs (Dekker):
     /// either the submitter sees no resumer and wakes the thread, or the resumer's round sees the record.
