@@ -93,6 +93,9 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// <summary>Whether a worker is parked and may be borrowed by the idle fast path (for tests and diagnostics).</summary>
     internal bool HasParkedWorker => _pipeline?.HasParkedWorker ?? false;
 
+    /// <summary>How many record completions the batcher keeps for reuse (for tests and diagnostics).</summary>
+    internal int CompletionsRetained => _completions.MaximumRetained;
+
     /// <summary>Sealed batches waiting for a worker right now (for tests and diagnostics).</summary>
     internal int PrefetchedBatchCount => _pipeline?.Prefetch.Count ?? 0;
 
@@ -110,7 +113,9 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         lock (_lifecycle)
         {
-            _settings.Current = _settings.Current.Reconfigured(options);
+            var next = _settings.Current.Reconfigured(options);
+            _completions.RetainAtLeast(next.MaxRecordsInFlight); // more records in flight must not bring allocation back
+            _settings.Current = next;
         }
     }
 

@@ -77,6 +77,67 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public async Task AReconfigurationThatLetsMoreRecordsBeInFlightKeepsTheirCompletionsPooled()
+    {
+        var processor = new RecordingProcessor<int>();
+        var small = new DynamicBatcherOptions<int> { MaxBatchSize = 2, MaxQueueSize = 8, Workers = 1, PrefetchBatches = 1, RunAloneWhenIdle = false };
+        await using var batcher = new DynamicBatcher<int, int>(processor.ProcessAsync, small);
+        await batcher.StartAsync();
+        batcher.Reconfigure(new DynamicBatcherOptions<int>
+        {
+            MaxBatchSize = 64, MaxQueueSize = 8, Workers = 1, PrefetchBatches = 1, RunAloneWhenIdle = false,
+            BatchTimeout = TimeSpan.FromMinutes(1), // batches go out full (or the first, eagerly): none times out half empty
+        });
+
+        // Far more records in flight at once than the first configuration allowed (8 + 2 · 5 = 18): a batch in the
+        // worker, a full one in the prefetch slot, a full open one and the intake's 8 hold 137 to 200. The first round
+        // fills the pool.
+        const int InFlight = 120;
+        await HoldInFlightAsync();
+        long allocated = await HoldInFlightAsync();
+        Assert.True(allocated == 0, $"{allocated} bytes allocated by the submits of the second round");
+        Assert.True(batcher.CompletionsRetained >= InFlight);
+
+        // Submits records until InFlight are accepted while the process function is held, then lets them all complete.
+        // Returns the bytes the accepting submits allocated on this thread (where a completion is rented).
+        async Task<long> HoldInFlightAsync()
+        {
+            processor.Hold();
+            var results = new ValueTask<int>[InFlight];
+            long allocatedBySubmits = 0;
+            var deadline = DateTime.UtcNow + Wait.Generous;
+            for (int i = 0; i < InFlight;)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                bool accepted = batcher.TrySubmit(i, out results[i]);
+                allocatedBySubmits += GC.GetAllocatedBytesForCurrentThread() - before;
+                if (accepted)
+                {
+                    i++;
+                }
+                else
+                {
+                    if (DateTime.UtcNow > deadline)
+                    {
+                        processor.Release();
+                        Assert.Fail($"only {i} records were accepted");
+                    }
+
+                    Thread.Sleep(1); // the intake is full: the packing thread moves its records into batches
+                }
+            }
+
+            processor.Release();
+            foreach (var result in results)
+            {
+                await result;
+            }
+
+            return allocatedBySubmits;
+        }
+    }
+
+    [Fact]
     public async Task AnInvalidOrStructuralReconfigurationIsRefusedAndChangesNothing()
     {
         var processor = new RecordingProcessor<int>();
