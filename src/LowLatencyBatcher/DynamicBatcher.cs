@@ -26,6 +26,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     private readonly CompletionPool<TResult> _completions;
     private readonly Lock _lifecycle = new();
     private volatile Pipeline<TRecord, TResult>? _pipeline;
+    private Task _lastRunWorkersExited = Task.CompletedTask; // a restart's workers start after these (see Pipeline.Start)
     private bool _disposed;
 
     /// <summary>Creates a batcher; call <see cref="StartAsync"/> before submitting.</summary>
@@ -119,7 +120,11 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the packing thread and the workers. A stopped batcher may be started again.</summary>
+    /// <summary>
+    /// Starts the packing thread and the workers. A stopped batcher may be started again; after an aborted stop, the new
+    /// workers start only once every process call of the previous run has returned, so at most <c>Workers</c> calls
+    /// ever run at once (records submitted meanwhile are accepted and wait for them).
+    /// </summary>
     /// <exception cref="InvalidOperationException">It is already running, or a stop is still in progress.</exception>
     /// <exception cref="ObjectDisposedException">It was disposed.</exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
@@ -135,7 +140,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
                     : "The batcher is already running.");
             }
 
-            var pipeline = new Pipeline<TRecord, TResult>(_settings, _processFn, _processEach, _counters);
+            var pipeline = new Pipeline<TRecord, TResult>(_settings, _processFn, _processEach, _counters, _lastRunWorkersExited);
             _counters.OnRunStarted();
             pipeline.Start();
             _pipeline = pipeline;
@@ -562,6 +567,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             if (_pipeline == pipeline)
             {
                 _counters.OnRunEnded(pipeline.AcceptedCount);
+                _lastRunWorkersExited = pipeline.WorkersExited;
                 _pipeline = null;
             }
         }

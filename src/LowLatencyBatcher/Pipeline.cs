@@ -28,6 +28,9 @@ internal sealed class Pipeline<TRecord, TResult>
     private int _aborting;
     private int _packingThreadExited;
     private int _participants;
+    private int _workersLeft;
+    private readonly TaskCompletionSource _workersExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _previousWorkersExited;
     private long _acceptedAlone; // records the idle fast path ran without the intake
     private readonly HoldGuard _holdGuard;
 
@@ -36,8 +39,10 @@ internal sealed class Pipeline<TRecord, TResult>
         LiveSettings<TRecord> live,
         ProcessFn<TRecord, TResult>? processFn,
         ProcessEachFn<TRecord, TResult>? processEach,
-        BatcherCounters counters)
+        BatcherCounters counters,
+        Task? previousWorkersExited = null)
     {
+        _previousWorkersExited = previousWorkersExited ?? Task.CompletedTask;
         ProcessEach = processEach;
         _live = live;
         var settings = live.Current;
@@ -61,6 +66,7 @@ internal sealed class Pipeline<TRecord, TResult>
         Packer = new PackingLoop<TRecord, TResult>(this);
         _holdGuard = new HoldGuard(settings.TimeProvider);
         _participants = _workers.Length + 1;
+        _workersLeft = _workers.Length;
     }
 
     /// <summary>The configuration the run started with: its engine shape (queue, prefetch, workers, clock) never changes.</summary>
@@ -171,14 +177,49 @@ internal sealed class Pipeline<TRecord, TResult>
         return null;
     }
 
-    /// <summary>Starts the packing thread and the workers.</summary>
+    /// <summary>
+    /// Starts the packing thread, and the workers once the previous run's workers have all exited: after an aborted
+    /// stop, a process call that ignores its token may still be running, and a restart must not let more than
+    /// <c>Workers</c> calls run at once. Records submitted meanwhile are accepted and packed; they wait for a worker.
+    /// </summary>
     public void Start()
     {
         Packer.Start();
+        if (_previousWorkersExited.IsCompleted)
+        {
+            StartWorkers();
+        }
+        else
+        {
+            _previousWorkersExited.ContinueWith(
+                static (_, state) => ((Pipeline<TRecord, TResult>)state!).StartWorkers(),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+    }
+
+    private void StartWorkers()
+    {
         foreach (var worker in _workers)
         {
             worker.Start();
         }
+    }
+
+    /// <summary>Completes once every worker of this run has exited (its last process call has returned).</summary>
+    public Task WorkersExited => _workersExited.Task;
+
+    /// <summary>A worker exited.</summary>
+    public void OnWorkerExited()
+    {
+        if (Interlocked.Decrement(ref _workersLeft) == 0)
+        {
+            _workersExited.TrySetResult();
+        }
+
+        OnParticipantExited();
     }
 
     /// <summary>Refuses new records and lets the run drain what it accepted. Idempotent.</summary>

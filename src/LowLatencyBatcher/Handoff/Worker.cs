@@ -233,7 +233,7 @@ internal sealed class Worker<TRecord, TResult>
         }
         finally
         {
-            _pipeline.OnParticipantExited();
+            _pipeline.OnWorkerExited();
         }
     }
 
