@@ -506,7 +506,12 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         var time = settings.TimeProvider;
         var limit = timeout ?? settings.DefaultTimeout;
         var line = pipeline.Intake.Line(item.Lane);
-        var waiter = line.Join(item);
+        var waiter = line.Join(item, out bool admittedAny);
+        if (admittedAny)
+        {
+            pipeline.Packer.Parker.Unpark(); // the enqueues under the line's lock were full fences, as Unpark requires
+        }
+
         bool admitted;
         try
         {
