@@ -101,10 +101,10 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     internal int PrefetchedBatchCount => _pipeline?.Prefetch.Count ?? 0;
 
     /// <summary>
-    /// Changes the configuration of a created or running batcher; the change applies from the next batch. Target
-    /// cost, default cost, estimators, batch sizes, timeouts, the cost model, the full-queue mode, failure isolation,
-    /// the idle fast path and the observer may change; the engine's shape (<c>MaxQueueSize</c>, <c>PrefetchBatches</c>, <c>Workers</c>, <c>TimeProvider</c>,
-    /// <c>PinPackingThread</c>) is fixed at creation.
+    /// Changes the configuration of a created or running batcher; the change applies from the next batch. Every option
+    /// may change except those of <see cref="CreationOnlyOptions"/>, which shape the engine (<c>MaxQueueSize</c>,
+    /// <c>PrefetchBatches</c>, <c>Workers</c>, <c>PinPackingThread</c>, <c>PriorityLanes</c>, <c>PriorityAging</c>,
+    /// <c>CostBuckets</c>, <c>TimeProvider</c>): a change of one of them is refused.
     /// </summary>
     /// <param name="options">The whole new configuration; it is checked like the constructor's, with the same messages.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option breaks its rule; the exception names it.</exception>

@@ -138,6 +138,56 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public async Task ExactlyTheCreationOnlyOptionsAreRefusedByAReconfiguration()
+    {
+        await using var batcher = new TokenBatcher<string, int>((b, _) => ValueTask.FromResult<IReadOnlyList<int>>(new int[b.Count]));
+        await batcher.StartAsync();
+        var settable = typeof(TokenBatcherOptions<string>).GetProperties().Where(p => p.CanWrite).ToArray();
+        Assert.All(CreationOnlyOptions.Names, name => Assert.Contains(settable, p => p.Name == name));
+        int checkedOptions = 0;
+        foreach (var property in settable)
+        {
+            var options = new TokenBatcherOptions<string>();
+            object? changed = Changed(property.PropertyType, property.GetValue(options));
+            if (changed is null)
+            {
+                // A function or an observer: values with no order or size, never part of the engine's shape.
+                Assert.False(CreationOnlyOptions.Contains(property.Name), property.Name);
+                continue;
+            }
+
+            property.SetValue(options, changed);
+            var refusal = Record.Exception(() => batcher.Reconfigure(options));
+            if (CreationOnlyOptions.Contains(property.Name))
+            {
+                Assert.Equal(property.Name, Assert.IsType<ArgumentException>(refusal).ParamName);
+            }
+            else
+            {
+                Assert.True(refusal is null, $"{property.Name} was refused: {refusal?.Message}");
+            }
+
+            batcher.Reconfigure(new TokenBatcherOptions<string>());
+            checkedOptions++;
+        }
+
+        Assert.True(checkedOptions >= 20, $"only {checkedOptions} options were tried");
+
+        static object? Changed(Type type, object? value) => type switch
+        {
+            _ when type == typeof(int) => (int)value! + 1,
+            _ when type == typeof(int?) => 7,
+            _ when type == typeof(bool) => !(bool)value!,
+            _ when type == typeof(TimeSpan) => (TimeSpan)value! + TimeSpan.FromMilliseconds(1),
+            _ when type == typeof(TimeSpan?) => TimeSpan.FromSeconds(3),
+            _ when type.IsEnum => Enum.GetValues(type).Cast<object>().First(v => !v.Equals(value)),
+            _ when type == typeof(IReadOnlyList<int>) => new[] { 5 },
+            _ when type == typeof(TimeProvider) => new FakeTimeProvider(),
+            _ => null,
+        };
+    }
+
+    [Fact]
     public async Task AnInvalidOrStructuralReconfigurationIsRefusedAndChangesNothing()
     {
         var processor = new RecordingProcessor<int>();
