@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using LowLatencyBatcher.Completion;
+using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
 
 namespace LowLatencyBatcher;
@@ -19,8 +20,7 @@ namespace LowLatencyBatcher;
 /// <typeparam name="TResult">The result type.</typeparam>
 public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
 {
-    private readonly ProcessFn<TRecord, TResult>? _processFn;
-    private readonly ProcessEachFn<TRecord, TResult>? _processEach;
+    private readonly ProcessCall<TRecord, TResult> _call;
     private readonly LiveSettings<TRecord> _settings;
     private readonly BatcherCounters _counters;
     private readonly CompletionPool<TResult> _completions;
@@ -64,8 +64,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         DynamicBatcherOptions<TRecord> options,
         bool tokenBatcher)
     {
-        _processFn = processFn;
-        _processEach = processEach;
+        _call = ProcessCall<TRecord, TResult>.Of(processFn, processEach);
         var settings = BatcherSettings<TRecord>.From(options, tokenBatcher);
         _settings = new LiveSettings<TRecord>(settings);
         _counters = new BatcherCounters(settings.TimeProvider);
@@ -140,7 +139,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
                     : "The batcher is already running.");
             }
 
-            var pipeline = new Pipeline<TRecord, TResult>(_settings, _processFn, _processEach, _counters, _lastRunWorkersExited);
+            var pipeline = new Pipeline<TRecord, TResult>(_settings, _call, _counters, _lastRunWorkersExited);
             _counters.OnRunStarted();
             pipeline.Start();
             _pipeline = pipeline;
@@ -174,18 +173,18 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
 
         try
         {
-            await pipeline.Finished.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await pipeline.Run.Finished.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            if (pipeline.Finished.IsCompleted)
+            if (pipeline.Run.Finished.IsCompleted)
             {
                 EndRun(pipeline); // the drain won the race with the token: nothing to abort
                 return;
             }
 
             pipeline.Abort(cancellationToken);
-            await pipeline.Finished.ConfigureAwait(false); // the packing thread's share of the abort; it runs no user code
+            await pipeline.Run.Finished.ConfigureAwait(false); // the packing thread's share of the abort; it runs no user code
             EndRun(pipeline);
             throw;
         }
@@ -572,7 +571,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             if (_pipeline == pipeline)
             {
                 _counters.OnRunEnded(pipeline.AcceptedCount);
-                _lastRunWorkersExited = pipeline.WorkersExited;
+                _lastRunWorkersExited = pipeline.Run.WorkersExited;
                 _pipeline = null;
             }
         }
