@@ -77,16 +77,16 @@ internal sealed class BatchRunner<TRecord, TResult>
         Exception? error = null;
         try
         {
-            results = await _call.InvokeAsync(batch, _run.ProcessCancellation);
+            results = await _call.InvokeAsync(batch.View, _run.ProcessCancellation);
         }
         catch (Exception e)
         {
             error = e;
         }
 
-        if (!_call.Settle(batch, results, error, _live.Current.IsolateFailures, ref _outcome))
+        if (!_call.Settle(batch.View, results, error, _live.Current.IsolateFailures, ref _outcome))
         {
-            await IsolateAsync(batch, batch.GatherUnsettled()); // the failure path: may allocate
+            await IsolateAsync(batch.View, batch.View.GatherUnsettled()); // the failure path: may allocate
         }
 
         long ended = _time.GetTimestamp();
@@ -114,12 +114,12 @@ internal sealed class BatchRunner<TRecord, TResult>
         {
             observer.OnBatchCompleted(new BatchReport
             {
-                Records = batch.LiveCount,
-                Cost = batch.LiveCost,
+                Records = batch.View.LiveCount,
+                Cost = batch.View.LiveCost,
                 Reason = batch.Reason,
                 Duration = _time.GetElapsedTime(finished.Started, finished.Ended),
                 Error = finished.Error,
-                SubmitTimestamps = batch.LiveArrivals,
+                SubmitTimestamps = batch.View.LiveArrivals,
                 CompletedTimestamp = _time.GetTimestamp(),
             });
         }
@@ -145,7 +145,7 @@ internal sealed class BatchRunner<TRecord, TResult>
             return false;
         }
 
-        if (batch.ClaimLiveRecords() == 0)
+        if (batch.View.ClaimLiveRecords() == 0)
         {
             if (TakeCurrentBatch() == batch)
             {
@@ -155,7 +155,7 @@ internal sealed class BatchRunner<TRecord, TResult>
             return false;
         }
 
-        _tally.AddBatch(batch.Count, batch.LiveCost, batch.Reason);
+        _tally.AddBatch(batch.View.Count, batch.View.LiveCost, batch.Reason);
         return true;
     }
 
@@ -164,37 +164,37 @@ internal sealed class BatchRunner<TRecord, TResult>
     /// half again in halves while it fails, so only a record that fails in a call of its own gets the exception. One
     /// bad record among n costs about 2·log2(n) extra calls.
     /// </summary>
-    private async ValueTask IsolateAsync(Batch<TRecord, TResult> batch, int count)
+    private async ValueTask IsolateAsync(RecordView<TRecord, TResult> view, int count)
     {
-        int start = batch.WindowStart;
+        int start = view.WindowStart;
         if (count == 1)
         {
-            await RunPartAsync(batch, start, 1);
+            await RunPartAsync(view, start, 1);
             return;
         }
 
         int half = count / 2;
-        await RunPartAsync(batch, start, half);
-        await RunPartAsync(batch, start + half, count - half);
+        await RunPartAsync(view, start, half);
+        await RunPartAsync(view, start + half, count - half);
     }
 
-    private async ValueTask RunPartAsync(Batch<TRecord, TResult> batch, int start, int count)
+    private async ValueTask RunPartAsync(RecordView<TRecord, TResult> view, int start, int count)
     {
-        batch.SetWindow(start, count);
+        view.SetWindow(start, count);
         IReadOnlyList<TResult>? results = null;
         Exception? error = null;
         try
         {
-            results = await _call.InvokeAsync(batch, _run.ProcessCancellation);
+            results = await _call.InvokeAsync(view, _run.ProcessCancellation);
         }
         catch (Exception e)
         {
             error = e;
         }
 
-        if (!_call.Settle(batch, results, error, isolating: count > 1, ref _outcome))
+        if (!_call.Settle(view, results, error, isolating: count > 1, ref _outcome))
         {
-            await IsolateAsync(batch, batch.GatherUnsettled());
+            await IsolateAsync(view, view.GatherUnsettled());
         }
     }
 

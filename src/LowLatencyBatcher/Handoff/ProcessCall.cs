@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using LowLatencyBatcher.Packing;
 
 namespace LowLatencyBatcher.Handoff;
 
@@ -18,10 +17,10 @@ internal abstract class ProcessCall<TRecord, TResult>
         processFn is not null ? new ListShape(processFn) : new EachShape(processEach!);
 
     /// <summary>
-    /// Calls the function once on the batch's window. Gives the results (list shape) or null (per-record shape, whose
+    /// Calls the function once on the view's window. Gives the results (list shape) or null (per-record shape, whose
     /// outcomes are in the batch already). A throwing function throws here.
     /// </summary>
-    public abstract ValueTask<IReadOnlyList<TResult>?> InvokeAsync(Batch<TRecord, TResult> batch, CancellationToken token);
+    public abstract ValueTask<IReadOnlyList<TResult>?> InvokeAsync(RecordView<TRecord, TResult> batch, CancellationToken token);
 
     /// <summary>
     /// Gives the window's records the outcome of one call (<paramref name="results"/>, or the exception it threw),
@@ -29,17 +28,17 @@ internal abstract class ProcessCall<TRecord, TResult>
     /// (<paramref name="isolating"/>) and more than one record is left without an outcome: retry them in halves.
     /// </summary>
     public abstract bool Settle(
-        Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating, ref BatchOutcome outcome);
+        RecordView<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating, ref BatchOutcome outcome);
 
     private sealed class ListShape(ProcessFn<TRecord, TResult> processFn) : ProcessCall<TRecord, TResult>
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(Batch<TRecord, TResult> batch, CancellationToken token) =>
+        public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(RecordView<TRecord, TResult> batch, CancellationToken token) =>
             processFn(batch, token)!;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override bool Settle(
-            Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating, ref BatchOutcome outcome)
+            RecordView<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating, ref BatchOutcome outcome)
         {
             if (error is not null)
             {
@@ -80,7 +79,7 @@ internal abstract class ProcessCall<TRecord, TResult>
     private sealed class EachShape(ProcessEachFn<TRecord, TResult> processEach) : ProcessCall<TRecord, TResult>
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(Batch<TRecord, TResult> batch, CancellationToken token)
+        public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(RecordView<TRecord, TResult> batch, CancellationToken token)
         {
             var call = processEach(batch, token);
             return call.IsCompletedSuccessfully ? default : AwaitAsync(call);
@@ -94,7 +93,7 @@ internal abstract class ProcessCall<TRecord, TResult>
         }
 
         public override bool Settle(
-            Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating, ref BatchOutcome outcome)
+            RecordView<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating, ref BatchOutcome outcome)
         {
             // A call of several records that threw: retry those left without an outcome, even a single one, since it
             // has not failed in a call of its own yet.

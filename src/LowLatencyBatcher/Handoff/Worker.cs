@@ -249,7 +249,7 @@ internal sealed class Worker<TRecord, TResult>
         var recycle = _waitingRecycle;
         _waitingRecycle = null;
         Interlocked.Exchange(ref _owesCallers, 0);
-        batch.ReleaseHeld(CallerResumption.Queue, recycle is null ? _packAfterRelease : _recycleThenPack);
+        batch.Outcomes.Release(CallerResumption.Queue, recycle is null ? _packAfterRelease : _recycleThenPack);
         return true;
     }
 
@@ -309,7 +309,7 @@ internal sealed class Worker<TRecord, TResult>
 
         if (borrowed)
         {
-            batch.ReleaseHeld(CallerResumption.Direct, finished.Recycle);
+            batch.Outcomes.Release(CallerResumption.Direct, finished.Recycle);
             return;
         }
 
