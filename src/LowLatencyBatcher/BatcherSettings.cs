@@ -1,5 +1,5 @@
 using LowLatencyBatcher.Completion;
-using LowLatencyBatcher.Packing;
+using LowLatencyBatcher.Packing.Rules;
 using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher;
@@ -68,8 +68,11 @@ internal sealed class BatcherSettings<TRecord>
     /// <summary>How long a record may wait for a worker when its submit gives no timeout; null for no limit.</summary>
     public TimeSpan? DefaultTimeout { get; private init; }
 
-    /// <summary>The packing rules of this configuration.</summary>
-    public PackingRules Rules { get; private init; } = null!;
+    /// <summary>The batch rules of this configuration (rules 1 to 4: they may change on a running batcher).</summary>
+    public BatchRules Rules { get; private init; } = null!;
+
+    /// <summary>The order rules (rules 5 and 6: lanes, ageing, buckets), fixed at creation.</summary>
+    public OrderRules Order { get; private init; } = null!;
 
     /// <summary>
     /// The most records that can be in flight at once: waiting, packed, prefetched, being processed, or waiting for
@@ -150,16 +153,9 @@ internal sealed class BatcherSettings<TRecord>
         long frequency = options.TimeProvider.TimestampFrequency;
         return new BatcherSettings<TRecord>
         {
-            Rules = new PackingRules(
-                target,
-                options.MaxBatchSize,
-                options.MinBatchSize,
-                options.BatchTimeout,
-                frequency,
-                options.CostModel,
-                options.PerBatchCost,
-                options.PriorityLanes > 1 ? options.PriorityAging : null,
-                buckets),
+            Rules = new BatchRules(
+                target, options.MaxBatchSize, options.MinBatchSize, options.BatchTimeout, frequency, options.CostModel, options.PerBatchCost),
+            Order = new OrderRules(frequency, options.PriorityLanes > 1 ? options.PriorityAging : null, buckets),
             PriorityLanes = options.PriorityLanes,
             PriorityAging = options.PriorityAging,
             CostBuckets = buckets,

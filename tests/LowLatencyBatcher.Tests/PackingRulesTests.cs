@@ -1,11 +1,11 @@
-using LowLatencyBatcher.Packing;
+using LowLatencyBatcher.Packing.Rules;
 
 namespace LowLatencyBatcher.Tests;
 
-/// <summary>Pins each rule of <see cref="PackingRules"/>, one test per rule, named after it.</summary>
+/// <summary>Pins each rule of <see cref="BatchRules"/> and <see cref="OrderRules"/>, one test per rule, named after it.</summary>
 public class PackingRulesTests
 {
-    private static readonly PackingRules Rules = new(
+    private static readonly BatchRules Rules = new(
         targetCost: 10, maxBatchSize: 4, minBatchSize: 2, batchTimeout: TimeSpan.FromSeconds(1), timestampFrequency: 1000);
 
     [Fact]
@@ -34,7 +34,7 @@ public class PackingRulesTests
     [Fact]
     public void Rule1_HardBudget_PaddedCostIsTheCostliestRecordTimesTheCountPlusThePerBatchCost()
     {
-        var padded = new PackingRules(
+        var padded = new BatchRules(
             targetCost: 100, maxBatchSize: 64, minBatchSize: 1, batchTimeout: TimeSpan.FromSeconds(1), timestampFrequency: 1000,
             costModel: CostModel.Padded, perBatchCost: 4);
         Assert.Equal(3 * 20 + 4, padded.CostOf(count: 3, sumCost: 31, maxCost: 20));
@@ -48,7 +48,7 @@ public class PackingRulesTests
     [Fact]
     public void Rule1_HardBudget_ThePerBatchCostCountsUnderTheSumModelToo()
     {
-        var sum = new PackingRules(10, 8, 1, TimeSpan.FromSeconds(1), 1000, CostModel.Sum, perBatchCost: 3);
+        var sum = new BatchRules(10, 8, 1, TimeSpan.FromSeconds(1), 1000, CostModel.Sum, perBatchCost: 3);
         Assert.True(sum.Fits(count: 1, sumCost: 4, maxCost: 4, cost: 3)); // 4 + 3 + 3 = 10
         Assert.False(sum.Fits(count: 1, sumCost: 4, maxCost: 4, cost: 4));
     }
@@ -93,9 +93,9 @@ public class PackingRulesTests
     [Fact]
     public void Rule3_EarlyDispatch_AnEagerBatchWaitsForCallersBeingResumedAtMostResumeWait()
     {
-        var rules = new PackingRules(
+        var rules = new BatchRules(
             targetCost: 10, maxBatchSize: 4, minBatchSize: 1, batchTimeout: TimeSpan.FromSeconds(1), timestampFrequency: 1_000_000);
-        long wait = (long)PackingRules.ResumeWait.TotalMicroseconds;
+        long wait = (long)BatchRules.ResumeWait.TotalMicroseconds;
 
         Assert.Equal(
             DispatchReason.None,

@@ -8,8 +8,8 @@ public class PriorityAndBucketTests
     [Fact]
     public void Rule5_Lanes_TheMostUrgentLaneGoesFirstUnlessARecordHasAged()
     {
-        var rules = new Packing.PackingRules(100, 8, 1, TimeSpan.FromSeconds(1), 1000, priorityAging: TimeSpan.FromMilliseconds(500));
-        long none = Packing.PackingRules.NoRecord;
+        var rules = new Packing.Rules.OrderRules(1000, priorityAging: TimeSpan.FromMilliseconds(500));
+        long none = Packing.Rules.OrderRules.NoRecord;
         Assert.Equal(-1, rules.PickLane([none, none], now: 0));
         Assert.Equal(0, rules.PickLane([800, 700], now: 1_000)); // neither waited 500 ms: the urgent lane
         Assert.Equal(1, rules.PickLane([900, 400], now: 1_000)); // lane 1's record aged (600 ms), lane 0's did not
@@ -21,7 +21,7 @@ public class PriorityAndBucketTests
     [Fact]
     public void Rule6_Buckets_ARecordGoesToTheFirstBucketWhoseBoundHoldsItsCost()
     {
-        var rules = new Packing.PackingRules(100, 8, 1, TimeSpan.FromSeconds(1), 1000, bucketBounds: [16, 64]);
+        var rules = new Packing.Rules.OrderRules(1000, bucketBounds: [16, 64]);
         Assert.Equal(3, rules.BucketCount);
         Assert.Equal(0, rules.BucketOf(0));
         Assert.Equal(0, rules.BucketOf(16));

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
+using LowLatencyBatcher.Packing.Rules;
 
 namespace LowLatencyBatcher.Packing;
 
@@ -48,7 +49,7 @@ internal sealed class Batch<TRecord, TResult>
     public int MaxEntryCost { get; private set; }
 
     /// <summary>The rules this batch is packed by (those in force when it was opened).</summary>
-    public PackingRules Rules { get; private set; } = null!;
+    public BatchRules Rules { get; private set; } = null!;
 
     /// <summary>Timestamp at which the batch's first record was submitted.</summary>
     public long FirstArrival { get; private set; }
@@ -65,7 +66,7 @@ internal sealed class Batch<TRecord, TResult>
     /// The buffers grow only when a reconfiguration raised <c>MaxBatchSize</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Open(PackingRules rules, long firstArrival)
+    public void Open(BatchRules rules, long firstArrival)
     {
         Rules = rules;
         FirstArrival = firstArrival;

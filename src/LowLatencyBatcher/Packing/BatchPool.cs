@@ -25,7 +25,7 @@ internal sealed class BatchPool<TRecord, TResult>
         // Batches alive at once: one open per cost bucket, the prefetched ones, and per worker the one it runs and the
         // last one whose callers it is resuming (plus slack for a worker that has just taken one while the packing
         // thread opens the next, and for a resumption handed to the pool).
-        int alive = settings.Rules.BucketCount + settings.PrefetchBatches + 2 * settings.Workers + 2;
+        int alive = settings.Order.BucketCount + settings.PrefetchBatches + 2 * settings.Workers + 2;
         _pool = new DefaultObjectPool<Batch<TRecord, TResult>>(new Policy(live, counters), alive);
     }
 

@@ -2,12 +2,13 @@ using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
 using LowLatencyBatcher.Primitives;
+using LowLatencyBatcher.Packing.Rules;
 
 namespace LowLatencyBatcher.Packing;
 
 /// <summary>
 /// The dedicated packing thread: drains the intake lanes into the open batches (one per cost bucket) and hands
-/// sealed batches to the prefetch ring, doing what <see cref="PackingRules"/> answers. It never runs callers' code,
+/// sealed batches to the prefetch ring, doing what <see cref="BatchRules"/> and <see cref="OrderRules"/> answer. It never runs callers' code,
 /// so it cannot be stalled by it. When there is nothing to do it spins briefly, then parks until a submit, a worker,
 /// an open batch's deadline or a stop wakes it.
 /// </summary>
@@ -35,7 +36,7 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     private readonly BatchPool<TRecord, TResult> _batches;
     private readonly WorkerSet<TRecord, TResult> _workers;
     private readonly RunLifetime _run;
-    private readonly PackingRules _shape; // lanes, ageing and buckets: fixed for the batcher's life
+    private readonly OrderRules _order; // lanes, ageing and buckets: fixed for the batcher's life
     private readonly TimeProvider _time;
     private readonly bool _pin;
     private readonly ITimer? _deadlineTimer;
@@ -67,13 +68,13 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
         _batches = batches;
         _workers = workers;
         _run = run;
-        _shape = settings.Rules;
+        _order = settings.Order;
         _time = settings.TimeProvider;
         _pin = settings.PinPackingThread;
         _heads = new IntakeItem<TRecord, TResult>[_intake.Count];
         _headArrivals = new long[_intake.Count];
-        _open = new Batch<TRecord, TResult>?[_shape.BucketCount];
-        _openFull = new DispatchReason[_shape.BucketCount];
+        _open = new Batch<TRecord, TResult>?[_order.BucketCount];
+        _openFull = new DispatchReason[_order.BucketCount];
         if (_time != TimeProvider.System)
         {
             _deadlineTimer = _time.CreateTimer(
@@ -511,7 +512,7 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     private bool MayPlace(int lane, out int bucket)
     {
         var head = _heads[lane];
-        bucket = _shape.BucketOf(head.Cost);
+        bucket = _order.BucketOf(head.Cost);
         if (_openFull[bucket] != DispatchReason.None)
         {
             return false;
@@ -519,7 +520,7 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
 
         return _heads.Length == 1
             || _prefetch.Count < _prefetch.Limit
-            || _shape.IsUrgent(lane, head.Arrival, _time.GetTimestamp());
+            || _order.IsUrgent(lane, head.Arrival, _time.GetTimestamp());
     }
 
     /// <summary>
@@ -543,11 +544,11 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
             }
 
             bool present = _heads[lane].Completion is not null && (waiting & (1 << lane)) == 0;
-            _headArrivals[lane] = present ? _heads[lane].Arrival : PackingRules.NoRecord;
+            _headArrivals[lane] = present ? _heads[lane].Arrival : OrderRules.NoRecord;
             any |= present;
         }
 
-        return any ? _shape.PickLane(_headArrivals, _time.GetTimestamp()) : -1;
+        return any ? _order.PickLane(_headArrivals, _time.GetTimestamp()) : -1;
     }
 
     private void PublishRoom() => _intake.PublishHeads();

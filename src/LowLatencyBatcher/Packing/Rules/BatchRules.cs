@@ -1,11 +1,14 @@
 using LowLatencyBatcher.Primitives;
 
-namespace LowLatencyBatcher.Packing;
+namespace LowLatencyBatcher.Packing.Rules;
 
 /// <summary>
-/// Every rule that decides what goes into a batch and when the batch goes out, in one place. The packing thread
-/// asks these questions and does what they answer; the tests in <c>PackingRulesTests</c> are named after them.
-/// One instance holds one configuration: a reconfiguration makes a new one, which applies from the next batch.
+/// The rules that decide what goes into a batch and when the batch goes out (rules 1 to 4): budget, size, timeouts,
+/// eagerness. They may change on a running batcher: one instance holds one configuration, a reconfiguration makes a
+/// new one, and it applies from the next batch (a batch keeps the rules it was opened with). The order in which
+/// records come to the batches (rules 5 and 6: lanes, ageing, buckets) is the engine's shape, fixed at creation:
+/// <see cref="OrderRules"/>. The packing loop asks both and does what they answer; the tests in
+/// <c>PackingRulesTests</c> are named after the rules.
 /// </summary>
 /// <remarks>
 /// <list type="number">
@@ -28,39 +31,24 @@ namespace LowLatencyBatcher.Packing;
 /// not full keeps absorbing records up to its limits, so the batch a worker gets next is as full as it can be. With
 /// priority lanes, only urgent records (lane 0, or aged) join open batches while every prefetch slot is full: an urgent
 /// record arriving then is not stuck behind a batch already packed with bulk records.</item>
-/// <item><b>Order.</b> Records enter batches in the order they were accepted; none is ever put back. A record
-/// cancelled while queued is dropped before it takes any room. With priority lanes, the packing thread takes the next
-/// record from the most urgent lane that has one, except that a record that has waited <c>PriorityAging</c> goes
-/// first whatever its lane (the oldest such), so nothing starves: order is FIFO within a lane. With cost buckets,
-/// each bucket has its own open batch, with its own timeout: order is FIFO within a bucket.</item>
-/// <item><b>Buckets.</b> A record's bucket is the first whose upper bound is at least its cost (the last bucket takes
-/// the rest). Full batches go out oldest first; an early dispatch picks the oldest ready bucket.</item>
+/// <item><b>Order</b> and <b>Buckets</b> (rules 5 and 6): see <see cref="OrderRules"/>.</item>
 /// </list>
 /// </remarks>
-internal sealed class PackingRules
+internal sealed class BatchRules
 {
-    /// <summary>The arrival given by <see cref="PickLane"/>'s caller for a lane with no record waiting.</summary>
-    public const long NoRecord = long.MaxValue;
-
     private readonly long _timeoutTicks;
     private readonly long _resumeWaitTicks;
-    private readonly long _agingTicks;
-    private readonly int[] _bucketBounds;
 
     /// <summary>Creates the rules for these limits; timestamps are in <paramref name="timestampFrequency"/> ticks per second.</summary>
-    public PackingRules(
+    public BatchRules(
         int targetCost,
         int maxBatchSize,
         int minBatchSize,
         TimeSpan batchTimeout,
         long timestampFrequency,
         CostModel costModel = CostModel.Sum,
-        int perBatchCost = 0,
-        TimeSpan? priorityAging = null,
-        int[]? bucketBounds = null)
+        int perBatchCost = 0)
     {
-        _agingTicks = priorityAging is { } aging ? Timestamps.ToTicks(aging, timestampFrequency) : long.MaxValue;
-        _bucketBounds = bucketBounds ?? [];
         TargetCost = targetCost;
         MaxBatchSize = maxBatchSize;
         MinBatchSize = minBatchSize;
@@ -129,54 +117,6 @@ internal sealed class PackingRules
 
     /// <summary>Rule 3: the timestamp from which a batch whose first record was submitted at <paramref name="firstArrival"/> no longer waits for callers being resumed.</summary>
     public long ResumeWaitEnds(long firstArrival) => firstArrival + _resumeWaitTicks;
-
-    /// <summary>The number of cost buckets (1 without bounds).</summary>
-    public int BucketCount => _bucketBounds.Length + 1;
-
-    /// <summary>Rule 6: the bucket of a record of <paramref name="cost"/>.</summary>
-    public int BucketOf(int cost)
-    {
-        int bucket = 0;
-        while (bucket < _bucketBounds.Length && cost > _bucketBounds[bucket])
-        {
-            bucket++;
-        }
-
-        return bucket;
-    }
-
-    /// <summary>
-    /// Rule 5: the lane whose waiting record goes next, or -1 when none waits. <paramref name="headArrivals"/> holds,
-    /// per lane (0 the most urgent), the submit timestamp of the record at its head, or <see cref="NoRecord"/>.
-    /// </summary>
-    public int PickLane(ReadOnlySpan<long> headArrivals, long now)
-    {
-        int aged = -1;
-        int urgent = -1;
-        for (int lane = 0; lane < headArrivals.Length; lane++)
-        {
-            long arrival = headArrivals[lane];
-            if (arrival == NoRecord)
-            {
-                continue;
-            }
-
-            if (urgent < 0)
-            {
-                urgent = lane;
-            }
-
-            if (now - arrival >= _agingTicks && (aged < 0 || arrival < headArrivals[aged]))
-            {
-                aged = lane;
-            }
-        }
-
-        return aged >= 0 ? aged : urgent;
-    }
-
-    /// <summary>Rules 4 and 5: whether a record of <paramref name="lane"/> submitted at <paramref name="arrival"/> counts as urgent (lane 0, or aged).</summary>
-    public bool IsUrgent(int lane, long arrival, long now) => lane == 0 || now - arrival >= _agingTicks;
 
     /// <summary>Rule 3: the timestamp at which a batch whose first record was submitted at <paramref name="firstArrival"/> times out.</summary>
     public long Deadline(long firstArrival) => firstArrival + _timeoutTicks;
