@@ -3,6 +3,7 @@ using System.Runtime.ExceptionServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
+using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher;
 
@@ -399,18 +400,18 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     {
         if (record is null)
         {
-            throw new ArgumentNullException(nameof(record));
+            ThrowHelper.ArgumentNull(nameof(record));
         }
 
         var pipeline = _pipeline;
         if (pipeline is null || pipeline.Intake.IsClosed)
         {
-            throw NotAccepting(pipeline);
+            ThrowHelper.Throw(NotAccepting(pipeline));
         }
 
         if ((uint)options.Priority >= (uint)settings.PriorityLanes)
         {
-            throw new ArgumentOutOfRangeException(
+            ThrowHelper.ArgumentOutOfRange(
                 nameof(options.Priority),
                 options.Priority,
                 $"Priority must be between 0 (the most urgent) and {settings.PriorityLanes - 1} (PriorityLanes - 1).");
@@ -461,7 +462,8 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
                 return false;
             default:
                 item.Completion.Discard();
-                throw NotAccepting(pipeline);
+                ThrowHelper.Throw(NotAccepting(pipeline));
+                return false;
         }
     }
 

@@ -110,7 +110,7 @@ internal sealed class Pipeline<TRecord, TResult>
             return false;
         }
 
-        Interlocked.Increment(ref _acceptedAlone);
+        Interlocked.Increment(ref _acceptedAlone); // atomic: several submitters may run alone at once (one per parked worker)
         var batch = Batches.Rent();
         batch.Open(settings.Rules, item.Arrival);
         batch.Add(item);

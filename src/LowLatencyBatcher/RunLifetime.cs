@@ -1,3 +1,4 @@
+using System.Diagnostics;
 namespace LowLatencyBatcher;
 
 /// <summary>
@@ -53,7 +54,7 @@ internal sealed class RunLifetime
     public bool TryBeginAbort(Exception error)
     {
         SetAbortError(error);
-        if (Interlocked.Exchange(ref _aborting, 1) != 0)
+        if (Interlocked.Exchange(ref _aborting, 1) != 0) // full fence after the error was set; only the first abort goes on
         {
             return false;
         }
@@ -66,14 +67,14 @@ internal sealed class RunLifetime
     public void FailFromPackingThread(Exception defect)
     {
         SetAbortError(new InvalidOperationException("The batcher's packing thread failed.", defect));
-        Interlocked.Exchange(ref _aborting, 1);
+        Interlocked.Exchange(ref _aborting, 1); // full fence: the error is visible before the flag
         CancelProcessCalls();
     }
 
     /// <summary>After an abort: ends the run at once if the packing thread had already exited (nothing more comes from it).</summary>
     public void FinishIfPackingThreadExited()
     {
-        if (Volatile.Read(ref _packingThreadExited) != 0)
+        if (Volatile.Read(ref _packingThreadExited) != 0) // read after TryBeginAbort's fence; the thread's exit is a full fence before it reads the flag
         {
             _finished.TrySetResult();
         }
@@ -94,7 +95,9 @@ internal sealed class RunLifetime
     /// <summary>A worker exited.</summary>
     public void OnWorkerExited()
     {
-        if (Interlocked.Decrement(ref _workersLeft) == 0)
+        int left = Interlocked.Decrement(ref _workersLeft); // atomic: exactly one worker sees the last exit
+        Debug.Assert(left >= 0, "each worker exits once");
+        if (left == 0)
         {
             _workersExited.TrySetResult();
         }
@@ -105,7 +108,7 @@ internal sealed class RunLifetime
     /// <summary>The last one out completes <see cref="Finished"/>.</summary>
     private void OnParticipantExited()
     {
-        if (Interlocked.Decrement(ref _participants) == 0)
+        if (Interlocked.Decrement(ref _participants) == 0) // atomic: exactly one participant sees the last exit
         {
             _finished.TrySetResult();
         }

@@ -37,7 +37,7 @@ internal sealed class BatcherCounters
     public WorkerTally NewWorkerTally()
     {
         var tally = new WorkerTally();
-        Volatile.Write(ref _tallies, [.. _tallies, tally]);
+        Volatile.Write(ref _tallies, [.. _tallies, tally]); // release: a snapshot sees the whole new array (created under the run's start, one writer)
         return tally;
     }
 
@@ -50,7 +50,7 @@ internal sealed class BatcherCounters
     /// <summary>Counts records cancelled by their caller or by an aborted stop, and completes them.</summary>
     public void AddCancelled(long records)
     {
-        Interlocked.Add(ref _cancelled, records);
+        Interlocked.Add(ref _cancelled, records); // atomic: cancellations come from any thread
         AddCompleted(records);
     }
 
@@ -60,7 +60,7 @@ internal sealed class BatcherCounters
     /// <summary>Counts records whose deadline passed before a worker took them, and completes them.</summary>
     public void AddTimedOut(long records)
     {
-        Interlocked.Add(ref _timedOut, records);
+        Interlocked.Add(ref _timedOut, records); // atomic: timers fire on any thread
         AddCompleted(records);
     }
 

@@ -54,6 +54,7 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
         }
 
         completion.Hold(result);
+        Debug.Assert(_heldCount < _held.Length, "at most one outcome per record of the batch");
         _held[_heldCount++] = completion;
         return true;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using LowLatencyBatcher.Primitives;
@@ -95,7 +96,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
 
     /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued);
+    public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued); // acquire: a racy look, re-checked by a CAS
 
     /// <summary>
     /// Hands the record to a worker: from now on a cancellation drops its result instead of keeping it out of the
@@ -103,7 +104,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryStartRunning(int generation) =>
-        Interlocked.CompareExchange(ref _state, Pack(generation, Running), Pack(generation, Queued))
+        Interlocked.CompareExchange(ref _state, Pack(generation, Running), Pack(generation, Queued)) // CAS: only a queued use of this generation starts running
         == Pack(generation, Queued);
 
     /// <summary>
@@ -130,6 +131,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Release(bool inline)
     {
+        Debug.Assert((Volatile.Read(ref _state) & PhaseMask) == Done, "only a claimed (done) use is released");
         ReleaseToken();
         _core.RunContinuationsAsynchronously = !inline;
         var error = _heldError;
@@ -209,7 +211,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         public void Expire()
         {
             int queued = Pack(generation, Queued);
-            if (Volatile.Read(ref completion._state) != queued)
+            if (Volatile.Read(ref completion._state) != queued) // a cheap look before the CAS below
             {
                 return; // a worker has it, or it completed (and its timer is being disposed)
             }
@@ -261,7 +263,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryFinish(int generation)
     {
-        int state = Volatile.Read(ref _state);
+        int state = Volatile.Read(ref _state); // a first look; the CAS below decides
         while (true)
         {
             if (state >> PhaseBits != generation || (state & PhaseMask) == Done)
@@ -269,7 +271,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
                 return false;
             }
 
-            int seen = Interlocked.CompareExchange(ref _state, Pack(generation, Done), state);
+            int seen = Interlocked.CompareExchange(ref _state, Pack(generation, Done), state); // CAS: exactly one completer wins this generation
             if (seen == state)
             {
                 return true;
@@ -290,7 +292,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         _deadline = null;
         _core.Reset(); // also clears the result and the exception, so the pool holds no references to them
         int nextGeneration = (Generation + 1) & (int.MaxValue >> PhaseBits);
-        Volatile.Write(ref _state, Pack(nextGeneration, Queued));
+        Volatile.Write(ref _state, Pack(nextGeneration, Queued)); // release: the reset above is visible before the object is rented again
         _pool.Return(this);
     }
 }

@@ -69,19 +69,19 @@ internal sealed class BatchRing<T>
     public bool TryEnqueue(T item)
     {
         long tail = _tail.Value;
-        if (tail - Volatile.Read(ref _head.Value) >= Limit)
+        if (tail - Volatile.Read(ref _head.Value) >= Limit) // acquire: the consumers' claims
         {
             return false;
         }
 
         ref Slot slot = ref _slots[tail & _mask];
-        if (Volatile.Read(ref slot.Sequence) != tail)
+        if (Volatile.Read(ref slot.Sequence) != tail) // acquire: the slot was freed after its last item was read
         {
             return false; // a consumer claimed this slot's previous item and is still reading it
         }
 
         slot.Item = item;
-        Volatile.Write(ref slot.Sequence, tail + 1);
+        Volatile.Write(ref slot.Sequence, tail + 1); // release: the item is written before it is published
         // Full fence (see the summary): orders the publication before the producer's reads of the parked flags.
         Interlocked.Exchange(ref _tail.Value, tail + 1);
         return true;
@@ -91,14 +91,14 @@ internal sealed class BatchRing<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryDequeue(out T item)
     {
-        long head = Volatile.Read(ref _head.Value);
+        long head = Volatile.Read(ref _head.Value); // acquire: a fresh claim position
         while (true)
         {
             ref Slot slot = ref _slots[head & _mask];
-            long sequence = Volatile.Read(ref slot.Sequence);
+            long sequence = Volatile.Read(ref slot.Sequence); // acquire: the producer's publication
             if (sequence == head + 1)
             {
-                if (Interlocked.CompareExchange(ref _head.Value, head + 1, head) == head)
+                if (Interlocked.CompareExchange(ref _head.Value, head + 1, head) == head) // the claim: one consumer wins each item
                 {
                     item = slot.Item!;
                     slot.Item = null;

@@ -49,6 +49,8 @@ internal sealed class HoldGuard
     {
         if (heldTicks <= _limitTicks)
         {
+            // Plain volatile stores, no CAS: two submitters racing here can only lose one count of a slow streak, which
+            // shifts the back-off by a run; the fast path's correctness never depends on these fields.
             if (Volatile.Read(ref _slowRuns) != 0)
             {
                 Volatile.Write(ref _slowRuns, 0);
@@ -59,7 +61,7 @@ internal sealed class HoldGuard
             return;
         }
 
-        if (Interlocked.Increment(ref _slowRuns) < SlowRunsInARow)
+        if (Interlocked.Increment(ref _slowRuns) < SlowRunsInARow) // atomic: submitters on several threads may record at once
         {
             return;
         }

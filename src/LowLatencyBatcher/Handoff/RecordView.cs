@@ -2,6 +2,7 @@ using System.Collections;
 using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Packing;
+using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher.Handoff;
 
@@ -48,7 +49,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
 
     /// <summary>The record at <paramref name="index"/> of the window.</summary>
     public TRecord this[int index] =>
-        (uint)index < (uint)_windowCount ? _live[_windowStart + index] : throw new ArgumentOutOfRangeException(nameof(index));
+        (uint)index < (uint)_windowCount ? _live[_windowStart + index] : ThrowHelper.IndexOutOfRange<TRecord>(index, _windowCount);
 
     /// <summary>The number of records claimed by the worker (the window may show fewer).</summary>
     public int LiveCount => _liveCount;
@@ -141,7 +142,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
         int count = 0;
         for (int i = _windowStart; i < _windowStart + _windowCount; i++)
         {
-            count += 1 - Volatile.Read(ref _settled[i]);
+            count += 1 - Volatile.Read(ref _settled[i]); // flags a process function may set from other threads
         }
 
         return count;
@@ -188,7 +189,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
         int completed = 0;
         for (int i = 0; i < _windowCount; i++)
         {
-            if (Interlocked.Exchange(ref _settled[_windowStart + i], 1) == 0)
+            if (Interlocked.Exchange(ref _settled[_windowStart + i], 1) == 0) // exchange: a record the function settles concurrently is not failed too
             {
                 ref readonly var entry = ref WindowEntry(i);
                 completed += _batch.Outcomes.TryHold(entry.Completion, entry.Generation, exception) ? 1 : 0;
@@ -248,7 +249,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _windowCount);
-        if (Interlocked.Exchange(ref _settled[_windowStart + index], 1) != 0)
+        if (Interlocked.Exchange(ref _settled[_windowStart + index], 1) != 0) // exchange: one outcome per record, whichever thread gives it
         {
             throw new InvalidOperationException($"Record {index} of the batch already has an outcome.");
         }
@@ -271,7 +272,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
 
         public bool TryAcquire()
         {
-            if (Interlocked.Exchange(ref InUse, 1) != 0)
+            if (Interlocked.Exchange(ref InUse, 1) != 0) // exchange: one user of the cached enumerator at a time
             {
                 return false;
             }
@@ -280,7 +281,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
             return true;
         }
 
-        public void Release() => Volatile.Write(ref InUse, 0);
+        public void Release() => Volatile.Write(ref InUse, 0); // release: the enumerator's use is over before it is reused
 
         public bool MoveNext() => ++_index < view.Count;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Packing;
@@ -88,10 +89,10 @@ internal sealed class Worker<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryWake()
     {
-        int state = Volatile.Read(ref _state);
+        int state = Volatile.Read(ref _state); // a first look; the CAS below decides
         while (state is Announced or Parked)
         {
-            int seen = Interlocked.CompareExchange(ref _state, Busy, state);
+            int seen = Interlocked.CompareExchange(ref _state, Busy, state); // CAS: one waker wins the worker, and it alone sets the signal
             if (seen == state)
             {
                 _signal.Set();
@@ -123,6 +124,7 @@ internal sealed class Worker<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public long RunBorrowed(Batch<TRecord, TResult> batch, long started)
     {
+        Debug.Assert(Volatile.Read(ref _state) == Borrowed, "only the submitter that borrowed the worker runs in its name");
         var run = Runner.RunAsync(batch, started);
         if (run.IsCompleted)
         {
@@ -160,6 +162,7 @@ internal sealed class Worker<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GiveBack()
     {
+        Debug.Assert(Volatile.Read(ref _state) == Borrowed, "only a borrowed worker is given back");
         // Full fence: the store is ordered before the reads of the ring below, and the packing thread publishes a
         // batch with a full fence before it reads our state (Dekker): one of us sees the other.
         Interlocked.Exchange(ref _state, Parked);
@@ -248,7 +251,7 @@ internal sealed class Worker<TRecord, TResult>
         _waitingCallers = null;
         var recycle = _waitingRecycle;
         _waitingRecycle = null;
-        Interlocked.Exchange(ref _owesCallers, 0);
+        Interlocked.Exchange(ref _owesCallers, 0); // full fence: the flag clears before the callers are handed on
         batch.Outcomes.Release(CallerResumption.Queue, recycle is null ? _packAfterRelease : _recycleThenPack);
         return true;
     }
@@ -272,7 +275,7 @@ internal sealed class Worker<TRecord, TResult>
     private void SpinForWake()
     {
         var spinner = default(SpinWait);
-        while (Volatile.Read(ref _state) == Parked && spinner.Count < SpinsForWake)
+        while (Volatile.Read(ref _state) == Parked && spinner.Count < SpinsForWake) // a waker's CAS moves us to Busy
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }

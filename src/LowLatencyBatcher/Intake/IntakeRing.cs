@@ -71,7 +71,7 @@ internal sealed class IntakeRing<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public EnqueueOutcome TryEnqueue(in T item)
     {
-        long tail = Volatile.Read(ref _tail.Value);
+        long tail = Volatile.Read(ref _tail.Value); // acquire: a fresh claim position and the closed bit
         while (true)
         {
             if ((tail & ClosedBit) != 0)
@@ -79,12 +79,12 @@ internal sealed class IntakeRing<T>
                 return EnqueueOutcome.Closed;
             }
 
-            if (tail - Volatile.Read(ref _head.Value) >= Limit)
+            if (tail - Volatile.Read(ref _head.Value) >= Limit) // acquire: the consumer's published progress
             {
                 return EnqueueOutcome.Full;
             }
 
-            long seen = Interlocked.CompareExchange(ref _tail.Value, tail + 1, tail);
+            long seen = Interlocked.CompareExchange(ref _tail.Value, tail + 1, tail); // the claim: one producer wins each position
             if (seen == tail)
             {
                 break;
@@ -111,7 +111,7 @@ internal sealed class IntakeRing<T>
     {
         long head = _headUnpublished;
         ref Slot slot = ref _slots[head & _mask];
-        if (Volatile.Read(ref slot.Sequence) != head + 1)
+        if (Volatile.Read(ref slot.Sequence) != head + 1) // acquire: the producer's item write happened before its publish
         {
             item = default!;
             return false;
@@ -131,7 +131,7 @@ internal sealed class IntakeRing<T>
 
     /// <summary>True when the next item is published and <see cref="TryDequeue"/> would take it (the consumer only).</summary>
     public bool HasPublishedItem =>
-        Volatile.Read(ref _slots[_headUnpublished & _mask].Sequence) == _headUnpublished + 1;
+        Volatile.Read(ref _slots[_headUnpublished & _mask].Sequence) == _headUnpublished + 1; // acquire, as in TryDequeue
 
     /// <summary>
     /// Makes the consumer's progress visible to producers (the consumer only). Returns true when the head moved.
@@ -144,7 +144,7 @@ internal sealed class IntakeRing<T>
             return false;
         }
 
-        Volatile.Write(ref _head.Value, _headUnpublished);
+        Volatile.Write(ref _head.Value, _headUnpublished); // release: the freed slots' sequences were written before
         return true;
     }
 

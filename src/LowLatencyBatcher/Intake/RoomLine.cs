@@ -36,7 +36,7 @@ internal sealed class RoomLine<T>(IntakeRing<T> ring)
         lock (_lock)
         {
             waiter.Node = _line.AddLast(waiter);
-            Volatile.Write(ref _count, _line.Count);
+            Volatile.Write(ref _count, _line.Count); // read by submitters' fast path without the lock
             Interlocked.MemoryBarrier(); // the waiter is visible before the ring's head is read (see the remarks)
             admittedAny = AdmitLocked();
         }
@@ -58,7 +58,7 @@ internal sealed class RoomLine<T>(IntakeRing<T> ring)
             }
 
             _line.Remove(waiter.Node);
-            Volatile.Write(ref _count, _line.Count);
+            Volatile.Write(ref _count, _line.Count); // read without the lock (HasWaiters)
             return true;
         }
     }
@@ -102,7 +102,7 @@ internal sealed class RoomLine<T>(IntakeRing<T> ring)
             }
 
             _line.RemoveFirst();
-            Volatile.Write(ref _count, _line.Count);
+            Volatile.Write(ref _count, _line.Count); // read without the lock (HasWaiters)
             admitted |= outcome == EnqueueOutcome.Enqueued;
             first.Value.Admitted.TrySetResult(outcome == EnqueueOutcome.Enqueued);
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
@@ -89,6 +90,7 @@ internal sealed class Batch<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(in IntakeItem<TRecord, TResult> item)
     {
+        Debug.Assert(_entryCount < Rules.MaxBatchSize, "a full batch takes no more records (rule 2)");
         _entries[_entryCount++] = item;
         EntryCost += item.Cost;
         MaxEntryCost = Math.Max(MaxEntryCost, item.Cost);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
@@ -240,11 +241,12 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Pass()
     {
+        Debug.Assert(Volatile.Read(ref _token) == 1, "only the token's holder touches the packing state");
         bool progressed = DispatchFullBatches();
         progressed |= Drain();
         progressed |= DispatchFullBatches();
         progressed |= DispatchEarly(_time.GetTimestamp());
-        Volatile.Write(ref _holdsRecords, NoOpenBatch && NoHead ? 0 : 1);
+        Volatile.Write(ref _holdsRecords, NoOpenBatch && NoHead ? 0 : 1); // release: read by workers after their full fence
         return progressed;
     }
 
@@ -409,7 +411,8 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryDispatch(int bucket, DispatchReason reason)
     {
-        var batch = _open[bucket]!;
+        var batch = _open[bucket];
+        Debug.Assert(batch is not null && batch.EntryCount > 0, "only an open batch with records is dispatched");
         batch.Reason = reason;
         int records = batch.EntryCount; // read before the hand-off: a worker may run and recycle the batch at once
         if (!_prefetch.TryEnqueue(batch))

@@ -48,7 +48,7 @@ internal static partial class ThreadAffinity
                 return -1; // pinning to the only CPU would gain nothing
             }
 
-            int chosen = allowed[(int)((uint)Interlocked.Increment(ref s_nextPick) - 1) % count];
+            int chosen = allowed[(int)((uint)Interlocked.Increment(ref s_nextPick) - 1) % count]; // atomic: concurrent batchers spread over the CPUs
             new Span<byte>(mask, MaskBytes).Clear();
             mask[chosen >> 3] = (byte)(1 << (chosen & 7));
             return SchedSetAffinity(0, MaskBytes, mask) == 0 ? chosen : -1;

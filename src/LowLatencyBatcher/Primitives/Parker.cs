@@ -23,7 +23,7 @@ internal sealed class Parker
     public void PrepareToPark()
     {
         _event.Reset();
-        Interlocked.Exchange(ref _parked, 1);
+        Interlocked.Exchange(ref _parked, 1); // full fence: the flag is set before the sleeper's re-check reads
     }
 
     /// <summary>Withdraws the flag after the re-check found work (the sleeper only).</summary>
@@ -33,13 +33,13 @@ internal sealed class Parker
     public void Park(int timeoutMilliseconds)
     {
         _event.Wait(timeoutMilliseconds);
-        Volatile.Write(ref _parked, 0);
+        Volatile.Write(ref _parked, 0); // awake: later wakers skip the event (a stale one costs one spurious wake)
     }
 
     /// <summary>Wakes the sleeper if it is parked (any thread, after publishing its work with a full fence).</summary>
     public void Unpark()
     {
-        if (Volatile.Read(ref _parked) != 0 && Interlocked.Exchange(ref _parked, 0) != 0)
+        if (Volatile.Read(ref _parked) != 0 && Interlocked.Exchange(ref _parked, 0) != 0) // the exchange: one waker sets the event per park
         {
             _event.Set();
         }
