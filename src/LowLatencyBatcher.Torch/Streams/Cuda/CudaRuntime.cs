@@ -36,10 +36,11 @@ internal sealed unsafe class CudaRuntime
     private readonly delegate* unmanaged<int, int> _setDevice;
     private readonly delegate* unmanaged<int, byte*> _getErrorString;
 
-    private CudaRuntime(nint library, string path)
+    private CudaRuntime(nint library, string path, string source)
     {
         Library = library;
         LibraryPath = path;
+        LibrarySource = source;
         _streamCreateWithFlags = (delegate* unmanaged<nint*, uint, int>)Export(library, "cudaStreamCreateWithFlags");
         _streamDestroy = (delegate* unmanaged<nint, int>)Export(library, "cudaStreamDestroy");
         _streamSynchronize = (delegate* unmanaged<nint, int>)Export(library, "cudaStreamSynchronize");
@@ -62,6 +63,9 @@ internal sealed unsafe class CudaRuntime
 
     /// <summary>The cudart that was bound: a full path, or a file name when the loader found it already loaded.</summary>
     public string LibraryPath { get; }
+
+    /// <summary>Why <see cref="LibraryPath"/> was a candidate (see <see cref="CudaRuntimeCandidate.Source"/>).</summary>
+    public string LibrarySource { get; }
 
     /// <summary>Binds cudart on first use; call only once libtorch_cuda is loaded (after CUDA was found available).</summary>
     public static CudaRuntime Instance
@@ -138,7 +142,7 @@ internal sealed unsafe class CudaRuntime
         foreach (CudaRuntimeCandidate candidate in CudaRuntimeLocator.Candidates())
         {
             if (candidate.TryOpen(out nint library))
-                return new CudaRuntime(library, candidate.Path);
+                return new CudaRuntime(library, candidate.Path, candidate.Source);
         }
         throw new DllNotFoundException(
             "No CUDA runtime (libcudart*.so*) was found: none is loaded in this process, none lies next to libtorch_cuda "
