@@ -46,7 +46,10 @@ static int Run(CheckOptions options, Utf8JsonWriter json)
 {
     string? torchCuda = TorchLocator.Find(options.TorchLib, out IReadOnlyList<string> searched);
     if (torchCuda is null)
-        return NoCuda(json, $"{TorchLocator.FileName} was not found in: {(searched.Count == 0 ? "(LD_LIBRARY_PATH is empty)" : string.Join(':', searched))}");
+    {
+        string where = searched.Count == 0 ? "(LD_LIBRARY_PATH is empty)" : string.Join(':', searched);
+        return NoCuda(json, $"{TorchLocator.FileName} was not found in: {where}", options);
+    }
 
     try
     {
@@ -55,7 +58,7 @@ static int Run(CheckOptions options, Utf8JsonWriter json)
     }
     catch (DllNotFoundException error)
     {
-        return NoCuda(json, error.Message);
+        return NoCuda(json, error.Message, options);
     }
 
     CudaRuntime runtime;
@@ -65,13 +68,16 @@ static int Run(CheckOptions options, Utf8JsonWriter json)
     }
     catch (DllNotFoundException error)
     {
-        return NoCuda(json, error.Message);
+        return NoCuda(json, error.Message, options);
     }
 
     var extras = new CudaExtras(runtime);
     (int deviceCount, int status, string message) = extras.DeviceCount();
     if (status != 0 || deviceCount == 0)
-        return NoCuda(json, status != 0 ? $"cudaGetDeviceCount failed with CUDA error {status}: {message}" : "cudaGetDeviceCount found no device");
+    {
+        string reason = status != 0 ? $"cudaGetDeviceCount failed with CUDA error {status}: {message}" : "cudaGetDeviceCount found no device";
+        return NoCuda(json, reason, options);
+    }
     if (options.Device >= deviceCount)
     {
         Console.Error.WriteLine($"gpu-check: --device {options.Device} does not exist; this machine has {deviceCount} CUDA device(s).");
@@ -83,6 +89,7 @@ static int Run(CheckOptions options, Utf8JsonWriter json)
     runtime.SetDevice(options.Device);
     var gpu = new GpuContext(runtime, extras, TorchShim.Bind(), options.Device);
     var report = new CheckReport(json);
+    report.Run("shim_on_cpu", w => ShimOnCpuCheck.Run(gpu.Torch, w));
     report.Run("libraries", w => LibraryCheck.Run(gpu, torchCuda, deviceCount, w));
     report.Run("stream_selection", w => StreamSelectionCheck.Run(gpu, deviceCount, w));
     report.Run("async_copy", w => AsyncCopyCheck.Run(gpu, w));
@@ -93,10 +100,27 @@ static int Run(CheckOptions options, Utf8JsonWriter json)
     return report.AllPassed ? 0 : 1;
 }
 
-static int NoCuda(Utf8JsonWriter json, string reason)
+// Without CUDA there is nothing of the seam to check; where a libtorch_cpu is at hand, the shim bindings still are.
+static int NoCuda(Utf8JsonWriter json, string reason, CheckOptions options)
 {
     json.WriteBoolean("cuda_available", false);
     json.WriteString("reason", reason);
-    Console.Error.WriteLine($"gpu-check: no CUDA here, nothing to check: {reason}");
-    return 0;
+    Console.Error.WriteLine($"gpu-check: no CUDA here, so no GPU check: {reason}");
+
+    string? torchCpu = TorchLocator.Find(options.TorchLib, TorchLocator.CpuFileName, out _);
+    if (torchCpu is null)
+        return 0;
+    try
+    {
+        DynamicLinker.OpenOrThrow(torchCpu, DynamicLinker.RtldNow | DynamicLinker.RtldGlobal);
+    }
+    catch (DllNotFoundException error)
+    {
+        json.WriteString("shim_on_cpu", $"not run: {error.Message}");
+        return 0;
+    }
+    var report = new CheckReport(json);
+    report.Run("shim_on_cpu", w => ShimOnCpuCheck.Run(TorchShim.Bind(), w));
+    json.WriteBoolean("all_passed", report.AllPassed);
+    return report.AllPassed ? 0 : 1;
 }

@@ -43,7 +43,8 @@ internal sealed unsafe class TorchShim
         _getDataPtr = (delegate* unmanaged<nint, void**, int>)Find("aoti_torch_get_data_ptr");
         _copy = (delegate* unmanaged<nint, nint, int, int>)Find("aoti_torch_copy_");
         _mmOut = (delegate* unmanaged<nint, nint, nint, int>)Find("aoti_torch_mm_out");
-        _currentCudaStream = (delegate* unmanaged<int, void**, int>)Find("aoti_torch_get_current_cuda_stream");
+        // Exported by libtorch_cuda only: absent when the shim is bound from libtorch_cpu alone.
+        _currentCudaStream = (delegate* unmanaged<int, void**, int>)Find("aoti_torch_get_current_cuda_stream", required: false);
     }
 
     public int Float32 { get; }
@@ -57,7 +58,7 @@ internal sealed unsafe class TorchShim
     /// <summary>True when libtorch exports <c>aoti_torch_empty_strided_pinned</c> (its pinned caching allocator).</summary>
     public bool HasPinnedAllocator => _emptyStridedPinned != null;
 
-    /// <summary>Binds the shim from the mapped libtorch_cuda and libtorch_cpu.</summary>
+    /// <summary>Binds the shim from the mapped libtorch_cuda and libtorch_cpu (libtorch_cpu alone is enough for CPU tensors).</summary>
     public static TorchShim Bind()
     {
         var handles = new List<nint>();
@@ -117,6 +118,8 @@ internal sealed unsafe class TorchShim
     /// <summary>torch's current CUDA stream of the calling thread for <paramref name="device"/>.</summary>
     public nint CurrentCudaStream(int device)
     {
+        if (_currentCudaStream == null)
+            throw new EntryPointNotFoundException("aoti_torch_get_current_cuda_stream needs libtorch_cuda.");
         void* stream;
         Check(_currentCudaStream(device, &stream), "aoti_torch_get_current_cuda_stream");
         return (nint)stream;
