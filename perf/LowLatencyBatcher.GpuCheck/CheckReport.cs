@@ -14,8 +14,11 @@ internal sealed class CheckReport(Utf8JsonWriter json)
     /// Runs <paramref name="check"/> inside a JSON object named <paramref name="name"/>; the check writes its
     /// measurements and returns whether it passed. An exception is reported in the object and counts as a failure.
     /// </summary>
+    /// <remarks>Progress goes to stderr as each check starts and ends, so a crash still shows where it happened.</remarks>
     public void Run(string name, Func<Utf8JsonWriter, bool> check)
     {
+        Console.Error.WriteLine($"gpu-check: {name} ...");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         json.WriteStartObject(name);
         bool ok;
         try
@@ -30,5 +33,6 @@ internal sealed class CheckReport(Utf8JsonWriter json)
         json.WriteBoolean("ok", ok);
         json.WriteEndObject();
         AllPassed &= ok;
+        Console.Error.WriteLine($"gpu-check: {name} {(ok ? "passed" : "FAILED")} ({clock.Elapsed.TotalSeconds:F1} s)");
     }
 }

@@ -137,6 +137,14 @@ internal sealed unsafe class CudaRuntime
             ? address
             : throw new EntryPointNotFoundException($"{name} is not exported by the CUDA runtime library.");
 
+    /// <summary>Binds the CUDA runtime at <paramref name="path"/> (for a caller that found it itself).</summary>
+    /// <exception cref="DllNotFoundException">The library cannot be loaded.</exception>
+    /// <exception cref="EntryPointNotFoundException">A call the seam needs is not exported.</exception>
+    internal static CudaRuntime Bind(string path, string source) =>
+        NativeLibrary.TryLoad(path, out nint library)
+            ? new CudaRuntime(library, path, source)
+            : throw new DllNotFoundException($"The CUDA runtime {path} could not be loaded.");
+
     private static CudaRuntime Load()
     {
         foreach (CudaRuntimeCandidate candidate in CudaRuntimeLocator.Candidates())
