@@ -16,10 +16,12 @@ python=${PYTHON:-python3}
 out=${OUT:-artifacts/gpu-check-out}
 mkdir -p "$out"
 
-if [ ! -x "$bin" ]; then
+if [ ! -f "$bin" ]; then
   echo "run-on-device: $bin is missing: publish it first (dotnet publish perf/LowLatencyBatcher.GpuCheck -c Release -o artifacts/gpu-check)" >&2
   exit 2
 fi
+# A copy made without file modes loses the executable bit.
+[ -x "$bin" ] || chmod +x "$bin" "$(dirname "$bin")"/createdump 2>/dev/null || true
 
 # Where PyTorch is, without importing it (an import would load CUDA in the Python process for nothing).
 torch_dir=$("$python" -c 'import importlib.util as u; s = u.find_spec("torch"); print(s.submodule_search_locations[0] if s else "")' 2>/dev/null)
