@@ -5,12 +5,14 @@ using LowLatencyBatcher.Torch.Streams.Cuda;
 namespace LowLatencyBatcher.GpuCheck;
 
 /// <summary>
-/// The runner's double-buffered ordering under stress, on the seam's streams and events: thousands of batches of
-/// random lengths (forcing the buffers to grow) are packed, copied on the copy stream and read on the compute
-/// stream behind a matrix-product delay, with the runner's rules — the host waits on a slot's copy-done before
-/// rewriting its staging buffer, the copy stream waits on the slot's compute-done before overwriting its device
-/// buffer, the compute stream waits on the copy-done. Every batch's result is checked exactly. A short second
-/// run leaves out the copy stream's wait, to show that the check sees the race the wait prevents.
+/// The runner's double-buffered ordering under stress, on the seam's streams and events and with the runner's two
+/// threads: thousands of batches of random lengths (forcing the buffers to grow) are packed and copied on the copy
+/// stream by one thread and read on the compute stream behind a matrix-product delay by the other, with the
+/// runner's rules — a slot's permit is held from packing until its computation's event is recorded, the host waits
+/// on a slot's copy-done before rewriting its staging buffer, the copy stream waits on the slot's compute-done
+/// before overwriting its device buffer, the compute stream waits on the copy-done. Every batch's result is
+/// checked exactly. A short second run leaves out the copy stream's wait, to show that the check sees the race
+/// the wait prevents.
 /// </summary>
 internal static class OrderingStressCheck
 {
@@ -43,10 +45,15 @@ internal static class OrderingStressCheck
     {
         var random = new Random(20_260_101);
         StressSlot[] slots = [new(gpu, copy, compute, 0, InitialCapacity), new(gpu, copy, compute, 1, InitialCapacity)];
+        SemaphoreSlim[] permits = [new(1, 1), new(1, 1)];
         var ring = new AtenTensor[Ring];
         var ringDone = new CudaEvent[Ring];
         var ringBatch = new (long Batch, long Length)[Ring];
+        using var toCompute = new System.Collections.Concurrent.BlockingCollection<(long Batch, long Length)>(boundedCapacity: 2);
         long mismatches = 0;
+        using var stop = new CancellationTokenSource();
+        Exception? copyFailure = null;
+        Exception? computeFailure = null;
         try
         {
             for (int r = 0; r < Ring; r++)
@@ -56,47 +63,91 @@ internal static class OrderingStressCheck
                 ringBatch[r] = (-1, 0);
             }
 
-            for (long k = 0; k < batches; k++)
+            // The runner's copy thread: it packs and copies batch k while the compute thread runs batch k-1.
+            var copyThread = new Thread(() =>
             {
-                StressSlot slot = slots[k & 1];
-                long limit = InitialCapacity + (LargestBatch - InitialCapacity) * k / batches;
-                long length = random.NextInt64(1, limit + 1);
+                gpu.Factory.BindCurrentThread();
+                try
+                {
+                    for (long k = 0; k < batches; k++)
+                    {
+                        StressSlot slot = slots[k & 1];
+                        long limit = InitialCapacity + (LargestBatch - InitialCapacity) * k / batches;
+                        long length = random.NextInt64(1, limit + 1);
+                        // Held until the slot's previous computation has been issued and its event recorded.
+                        permits[k & 1].Wait(stop.Token);
 
-                // Host: the staging buffer may still be the source of the slot's previous copy.
-                slot.CopyDone.Synchronize();
-                slot.EnsureCapacity(length);
-                Span<long> staging = slot.Staging.HostInt64[..(int)length];
-                for (int i = 0; i < staging.Length; i++)
-                    staging[i] = Expected(k, i);
+                        // Host: the staging buffer may still be the source of the slot's previous copy.
+                        slot.CopyDone.Synchronize();
+                        slot.EnsureCapacity(length);
+                        Span<long> staging = slot.Staging.HostInt64[..(int)length];
+                        for (int i = 0; i < staging.Length; i++)
+                            staging[i] = Expected(k, i);
 
-                // Copy stream: the device buffer may still be read by the slot's previous computation.
-                if (orderDeviceReuse)
-                    copy.Wait(slot.ComputeDone);
-                using (AtenTensor source = gpu.Torch.Prefix(slot.Staging, length))
-                using (AtenTensor target = gpu.Torch.Prefix(slot.Device, length))
-                using (copy.Select())
-                    gpu.Torch.Copy(target, source, nonBlocking: true);
-                copy.Record(slot.CopyDone);
+                        // Copy stream: the device buffer may still be read by the slot's previous computation.
+                        if (orderDeviceReuse)
+                            copy.Wait(slot.ComputeDone);
+                        using (AtenTensor source = gpu.Torch.Prefix(slot.Staging, length))
+                        using (AtenTensor target = gpu.Torch.Prefix(slot.Device, length))
+                        using (copy.Select())
+                            gpu.Torch.Copy(target, source, nonBlocking: true);
+                        copy.Record(slot.CopyDone);
+                        toCompute.Add((k, length), stop.Token);
+                    }
+                }
+                catch (Exception error)
+                {
+                    copyFailure = error;
+                }
+                finally
+                {
+                    toCompute.CompleteAdding();
+                }
+            }) { Name = "gpu-check copy" };
 
-                // Compute stream: after the copy, a delay, then the read of the device buffer.
-                compute.Wait(slot.CopyDone);
-                delay.Issue(compute, 1);
-                using (AtenTensor input = gpu.Torch.Prefix(slot.Device, length))
-                using (AtenTensor output = gpu.Torch.Prefix(slot.Result, length))
-                using (compute.Select())
-                    gpu.Torch.Copy(output, input, nonBlocking: true);
-                compute.Record(slot.ComputeDone);
+            // The runner's compute thread: after the copy, a delay, then the read of the device buffer; the result
+            // goes back to the host into a ring of buffers checked when they come round again.
+            var computeThread = new Thread(() =>
+            {
+                gpu.Factory.BindCurrentThread();
+                try
+                {
+                    foreach ((long k, long length) in toCompute.GetConsumingEnumerable())
+                    {
+                        StressSlot slot = slots[k & 1];
+                        compute.Wait(slot.CopyDone);
+                        delay.Issue(compute, 1);
+                        using (AtenTensor input = gpu.Torch.Prefix(slot.Device, length))
+                        using (AtenTensor output = gpu.Torch.Prefix(slot.Result, length))
+                        using (compute.Select())
+                            gpu.Torch.Copy(output, input, nonBlocking: true);
+                        compute.Record(slot.ComputeDone);
 
-                // The result goes back to the host into a ring of buffers checked when they come round again.
-                int r = (int)(k % Ring);
-                mismatches += Verify(ring[r], ringDone[r], ringBatch[r]);
-                using (AtenTensor result = gpu.Torch.Prefix(slot.Result, length))
-                using (AtenTensor host = gpu.Torch.Prefix(ring[r], length))
-                using (compute.Select())
-                    gpu.Torch.Copy(host, result, nonBlocking: true);
-                compute.Record(ringDone[r]);
-                ringBatch[r] = (k, length);
-            }
+                        int r = (int)(k % Ring);
+                        mismatches += Verify(ring[r], ringDone[r], ringBatch[r]);
+                        using (AtenTensor result = gpu.Torch.Prefix(slot.Result, length))
+                        using (AtenTensor host = gpu.Torch.Prefix(ring[r], length))
+                        using (compute.Select())
+                            gpu.Torch.Copy(host, result, nonBlocking: true);
+                        compute.Record(ringDone[r]);
+                        ringBatch[r] = (k, length);
+                        permits[k & 1].Release();
+                    }
+                }
+                catch (Exception error)
+                {
+                    computeFailure = error;
+                    // Let the copy thread stop rather than wait for a permit forever.
+                    stop.Cancel();
+                }
+            }) { Name = "gpu-check compute" };
+
+            copyThread.Start();
+            computeThread.Start();
+            copyThread.Join();
+            computeThread.Join();
+            if ((computeFailure ?? copyFailure) is { } failure)
+                throw new InvalidOperationException($"The stress run failed: {failure.Message}", failure);
 
             for (int r = 0; r < Ring; r++)
                 mismatches += Verify(ring[r], ringDone[r], ringBatch[r]);
@@ -113,6 +164,8 @@ internal static class OrderingStressCheck
                 ring[r]?.Dispose();
                 ringDone[r]?.Dispose();
             }
+            permits[0].Dispose();
+            permits[1].Dispose();
         }
     }
 
