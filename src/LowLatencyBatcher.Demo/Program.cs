@@ -39,6 +39,7 @@ using var runner = new TokenBatchRunner(model, new TokenBatchRunnerOptions
     Device = options.Device,
     MaxBatchSize = options.MaxBatchSize,
     InitialSequenceLength = options.MaxTokens,
+    VocabularySize = encoderOptions.VocabularySize,
 });
 string device = runner.Device.type == DeviceType.CPU
     ? $"cpu ({torch.get_num_threads()} torch threads)"

@@ -75,6 +75,7 @@ public static class EmbeddingsServer
             {
                 Device = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Device,
                 MaxBatchSize = maxBatchSize,
+                VocabularySize = provider.GetRequiredService<DemoEncoderOptions>().VocabularySize,
             });
         });
         services.TryAddSingleton<ProcessFn<TokenSequence, float[]>>(provider => provider.GetRequiredService<TokenBatchRunner>().ProcessAsync);

@@ -10,6 +10,7 @@ internal static unsafe class DynamicLinker
 {
     public const int RtldNow = 0x2;
     public const int RtldGlobal = 0x100;
+    public const int RtldNoload = 0x4;
 
     private static readonly delegate* unmanaged<byte*, int, nint> Open;
     private static readonly delegate* unmanaged<byte*> Error;
@@ -27,6 +28,27 @@ internal static unsafe class DynamicLinker
                 Error = (delegate* unmanaged<byte*>)error;
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Returns a handle to <paramref name="name"/> only if the process has already loaded it (<c>RTLD_NOLOAD</c>,
+    /// matched by soname or path); never loads anything.
+    /// </summary>
+    public static bool TryOpenLoaded(string name, out nint handle)
+    {
+        handle = 0;
+        if (Open == null)
+            return false;
+        nint utf8 = Marshal.StringToCoTaskMemUTF8(name);
+        try
+        {
+            handle = Open((byte*)utf8, RtldNow | RtldNoload);
+            return handle != 0;
+        }
+        finally
+        {
+            Marshal.FreeCoTaskMem(utf8);
         }
     }
 

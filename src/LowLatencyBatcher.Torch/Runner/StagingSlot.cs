@@ -13,20 +13,30 @@ namespace LowLatencyBatcher.Torch.Runner;
 internal sealed class StagingSlot : IDisposable
 {
     private readonly IStreamBackend _backend;
+    private readonly IDeviceStream _copyStream;
     private readonly int _rows;
     private torch.Tensor _staging;
     private torch.Tensor _device;
 
-    public StagingSlot(IStreamBackend backend, int index, int rows, int initialSequenceLength)
+    /// <param name="backend">Makes the events and buffers.</param>
+    /// <param name="copyStream">The stream that writes the device buffer: device memory is allocated under it.</param>
+    /// <param name="index">The slot's number.</param>
+    /// <param name="rows">The most records a batch may hold.</param>
+    /// <param name="initialSequenceLength">The padded length the buffers are first sized for.</param>
+    public StagingSlot(IStreamBackend backend, IDeviceStream copyStream, int index, int rows, int initialSequenceLength)
     {
         _backend = backend;
+        _copyStream = copyStream;
         _rows = rows;
         Index = index;
-        CopyDone = backend.CreateEvent($"copy-done[{index}]");
-        ComputeDone = backend.CreateEvent($"compute-done[{index}]");
+        // The host waits on a copy before it rewrites the staging buffer: that copy was issued a whole batch
+        // earlier and is almost always done, so the wait spins. It waits on a computation only to grow the
+        // buffers, and that wait may last a whole forward pass: it sleeps.
+        CopyDone = backend.CreateEvent($"copy-done[{index}]", DeviceEventWait.Spin);
+        ComputeDone = backend.CreateEvent($"compute-done[{index}]", DeviceEventWait.Block);
         Capacity = BatchPacker.PackedElements(rows, initialSequenceLength);
         _staging = backend.AllocateStaging(Capacity);
-        _device = backend.AllocateDevice(Capacity);
+        _device = backend.AllocateDevice(Capacity, copyStream);
     }
 
     public int Index { get; }
@@ -61,7 +71,7 @@ internal sealed class StagingSlot : IDisposable
         _staging.Dispose();
         _device.Dispose();
         _staging = _backend.AllocateStaging(grown);
-        _device = _backend.AllocateDevice(grown);
+        _device = _backend.AllocateDevice(grown, _copyStream);
         Capacity = grown;
         Reallocations++;
     }
@@ -75,12 +85,21 @@ internal sealed class StagingSlot : IDisposable
     /// <summary>A view of the first <paramref name="elements"/> of the device buffer.</summary>
     public torch.Tensor DeviceView(long elements) => _device.narrow(0, 0, elements);
 
+    /// <summary>Releases the buffers, events and permit; every part is released even if one fails.</summary>
     public void Dispose()
     {
-        _staging.Dispose();
-        _device.Dispose();
-        CopyDone.Dispose();
-        ComputeDone.Dispose();
-        Permit.Dispose();
+        var cleanup = new CleanupSequence();
+        Release(cleanup);
+        cleanup.ThrowIfFailed();
+    }
+
+    /// <summary>Releases the buffers, events and permit as steps of <paramref name="cleanup"/>.</summary>
+    public void Release(CleanupSequence cleanup)
+    {
+        cleanup.Dispose(_staging);
+        cleanup.Dispose(_device);
+        cleanup.Dispose(CopyDone);
+        cleanup.Dispose(ComputeDone);
+        cleanup.Dispose(Permit);
     }
 }

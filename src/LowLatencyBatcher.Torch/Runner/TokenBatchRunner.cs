@@ -56,6 +56,8 @@ public sealed class TokenBatchRunner : IDisposable
         _options = options ?? new TokenBatchRunnerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBatchSize, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.InitialSequenceLength, 1, nameof(options));
+        if (_options.VocabularySize is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), _options.VocabularySize, "VocabularySize must be at least 1 when set.");
 
         TorchNative.EnsureLoaded();
         _backend = _options.StreamBackend ?? TorchDevices.CreateStreamBackend(TorchDevices.Resolve(_options.Device));
@@ -70,7 +72,7 @@ public sealed class TokenBatchRunner : IDisposable
         _computeStream = _backend.CreateStream("compute");
         _slots = new StagingSlot[SlotCount];
         for (int i = 0; i < SlotCount; i++)
-            _slots[i] = new StagingSlot(_backend, i, _options.MaxBatchSize, _options.InitialSequenceLength);
+            _slots[i] = new StagingSlot(_backend, _copyStream, i, _options.MaxBatchSize, _options.InitialSequenceLength);
 
         _copyThread = new Thread(CopyLoop) { IsBackground = true, Name = "TokenBatchRunner copy" };
         _computeThread = new Thread(ComputeLoop) { IsBackground = true, Name = "TokenBatchRunner compute" };
@@ -103,9 +105,60 @@ public sealed class TokenBatchRunner : IDisposable
     /// <summary>Runs one batch; result <c>i</c> belongs to record <c>i</c>. Matches <see cref="ProcessFn{TRecord, TResult}"/>.</summary>
     /// <param name="batch">The records; read only until this call completes.</param>
     /// <param name="cancellationToken">Cancels the batch if it has not started computing.</param>
+    /// <returns>
+    /// The results; faulted with an <see cref="ArgumentOutOfRangeException"/> naming the record when
+    /// <see cref="TokenBatchRunnerOptions.VocabularySize"/> is set and a record has an id outside it (then nothing of
+    /// the batch reaches the device; <see cref="ProcessEachAsync"/> fails that record alone).
+    /// </returns>
     public ValueTask<IReadOnlyList<float[]>> ProcessAsync(IReadOnlyList<TokenSequence> batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (batch.Count > _options.MaxBatchSize)
+            throw new ArgumentException($"The batch holds {batch.Count} records; the runner was sized for {_options.MaxBatchSize}.", nameof(batch));
+        if (_options.VocabularySize is int vocabulary)
+        {
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (TokenIdCheck.Check(batch[i], i, vocabulary) is { } error)
+                    return ValueTask.FromException<IReadOnlyList<float[]>>(error);
+            }
+        }
+        return Enqueue(batch, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs one batch record by record; matches <see cref="ProcessEachFn{TRecord, TResult}"/>. A record whose ids
+    /// lie outside <see cref="TokenBatchRunnerOptions.VocabularySize"/> fails alone with an
+    /// <see cref="ArgumentOutOfRangeException"/> naming it and its id; the others are packed and run together.
+    /// </summary>
+    /// <param name="batch">The records and their outcomes.</param>
+    /// <param name="cancellationToken">Cancels the batch if it has not started computing.</param>
+    public async ValueTask ProcessEachAsync(IRecordBatch<TokenSequence, float[]> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var valid = new List<TokenSequence>(batch.Count);
+        var origins = new List<int>(batch.Count);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (_options.VocabularySize is int vocabulary && TokenIdCheck.Check(batch[i], i, vocabulary) is { } error)
+            {
+                batch.SetException(i, error);
+                continue;
+            }
+            valid.Add(batch[i]);
+            origins.Add(i);
+        }
+        if (valid.Count == 0)
+            return;
+
+        IReadOnlyList<float[]> results = await Enqueue(valid, cancellationToken).ConfigureAwait(false);
+        for (int row = 0; row < results.Count; row++)
+            batch.SetResult(origins[row], results[row]);
+    }
+
+    private ValueTask<IReadOnlyList<float[]>> Enqueue(IReadOnlyList<TokenSequence> batch, CancellationToken cancellationToken)
+    {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (batch.Count == 0)
             return new ValueTask<IReadOnlyList<float[]>>(Array.Empty<float[]>());
@@ -240,6 +293,10 @@ public sealed class TokenBatchRunner : IDisposable
     }
 
     /// <summary>Finishes the batches already submitted, stops the threads, and frees the buffers, streams and events.</summary>
+    /// <remarks>
+    /// Every buffer, event and stream is released even when a step fails (after a sticky CUDA error every device
+    /// call does); the first failure is thrown once all of it is done.
+    /// </remarks>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -248,15 +305,17 @@ public sealed class TokenBatchRunner : IDisposable
         _toCopy.CompleteAdding();
         _copyThread.Join();
         _computeThread.Join();
-        _copyStream.Synchronize();
-        _computeStream.Synchronize();
+        var cleanup = new CleanupSequence();
+        cleanup.Run(_copyStream.Synchronize);
+        cleanup.Run(_computeStream.Synchronize);
         foreach (StagingSlot slot in _slots)
-            slot.Dispose();
-        _copyStream.Dispose();
-        _computeStream.Dispose();
+            slot.Release(cleanup);
+        cleanup.Dispose(_copyStream);
+        cleanup.Dispose(_computeStream);
         if (_ownsBackend)
-            _backend.Dispose();
-        _toCopy.Dispose();
-        _toCompute.Dispose();
+            cleanup.Dispose(_backend);
+        cleanup.Dispose(_toCopy);
+        cleanup.Dispose(_toCompute);
+        cleanup.ThrowIfFailed();
     }
 }

@@ -22,6 +22,13 @@ public sealed class TokenBatchRunnerOptions
     /// <summary>The sequence length the staging buffers are first sized for. Default 128.</summary>
     public int InitialSequenceLength { get; init; } = 128;
 
+    /// <summary>
+    /// The model's vocabulary size: every token id must lie in <c>[0, VocabularySize)</c>, and a record with an id
+    /// outside fails before anything is sent to the device (on CUDA an out-of-range id would trip a device-side
+    /// assert that breaks every later CUDA call of the process). <see langword="null"/> (default): ids are not checked.
+    /// </summary>
+    public int? VocabularySize { get; init; }
+
     /// <summary>The token id written into padding positions. Default 0.</summary>
     public long PaddingId { get; init; }
 

@@ -19,13 +19,13 @@ public sealed class CpuStreamBackend : IStreamBackend
     public IDeviceStream CreateStream(string name) => new CpuStream(name);
 
     /// <inheritdoc />
-    public IDeviceEvent CreateEvent(string name) => new CpuEvent(name);
+    public IDeviceEvent CreateEvent(string name, DeviceEventWait hostWait) => new CpuEvent(name);
 
     /// <inheritdoc />
     public torch.Tensor AllocateStaging(long elements) => torch.empty(elements, torch.int64);
 
     /// <inheritdoc />
-    public torch.Tensor AllocateDevice(long elements) => torch.empty(elements, torch.int64);
+    public torch.Tensor AllocateDevice(long elements, IDeviceStream stream) => torch.empty(elements, torch.int64);
 
     /// <inheritdoc />
     public void Copy(IDeviceStream stream, torch.Tensor source, torch.Tensor destination) => destination.copy_(source);

@@ -19,7 +19,8 @@ public interface IStreamBackend : IDisposable
 
     /// <summary>Creates an event.</summary>
     /// <param name="name">A name for diagnostics.</param>
-    IDeviceEvent CreateEvent(string name);
+    /// <param name="hostWait">How <see cref="IDeviceEvent.Synchronize"/> waits: spin for short waits, block for long ones.</param>
+    IDeviceEvent CreateEvent(string name, DeviceEventWait hostWait);
 
     /// <summary>
     /// Allocates a one-dimensional <c>int64</c> host tensor for staging data on its way to the device; page-locked
@@ -28,9 +29,13 @@ public interface IStreamBackend : IDisposable
     /// <param name="elements">The number of elements.</param>
     torch.Tensor AllocateStaging(long elements);
 
-    /// <summary>Allocates a one-dimensional <c>int64</c> tensor on <see cref="Device"/>.</summary>
+    /// <summary>
+    /// Allocates a one-dimensional <c>int64</c> tensor on <see cref="Device"/> with <paramref name="stream"/>
+    /// selected, so that a stream-aware allocator files the memory under the stream that first writes it.
+    /// </summary>
     /// <param name="elements">The number of elements.</param>
-    torch.Tensor AllocateDevice(long elements);
+    /// <param name="stream">The stream that will write the tensor (the runner's copy stream).</param>
+    torch.Tensor AllocateDevice(long elements, IDeviceStream stream);
 
     /// <summary>Issues a copy from a staging tensor to a device tensor of the same size on <paramref name="stream"/>.</summary>
     /// <param name="stream">The stream that orders the copy.</param>

@@ -5,9 +5,10 @@ using TorchSharp;
 namespace LowLatencyBatcher.Torch.Tests.Fakes;
 
 /// <summary>One logged operation of the pipeline.</summary>
-/// <param name="Kind">pack, copy, compute-begin, compute-end, record, wait or sync.</param>
-/// <param name="Stream">The stream of a copy, record or wait; empty otherwise.</param>
-/// <param name="Event">The event of a record, wait or sync; empty otherwise.</param>
+/// <param name="Kind">pack, copy, compute-begin, compute-end, record, wait, sync (an event's host wait),
+/// stream-sync, alloc-device or dispose.</param>
+/// <param name="Stream">The stream of a copy, record, wait, stream-sync, alloc-device or stream dispose; empty otherwise.</param>
+/// <param name="Event">The event of a record, wait, sync or event dispose; empty otherwise.</param>
 /// <param name="Generation">For record: the generation it creates; for wait and sync: the one they refer to.</param>
 /// <param name="Batch">The batch of a pack, copy or compute; -1 otherwise.</param>
 /// <param name="Slot">The slot of a pack; -1 otherwise.</param>
@@ -27,6 +28,24 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
 
     /// <summary>Runs inside each computation, before the work, with the batch number.</summary>
     public Action<long>? BeforeCompute { get; set; }
+
+    /// <summary>
+    /// Asked after each stream-sync and dispose is logged: a non-null exception is thrown from that call, as a
+    /// device whose context is broken by a sticky error would.
+    /// </summary>
+    public Func<Op, Exception?>? Fault { get; set; }
+
+    /// <summary>How each event was asked to wait on the host, by event name.</summary>
+    public IReadOnlyDictionary<string, DeviceEventWait> EventWaits
+    {
+        get
+        {
+            lock (_log)
+                return new Dictionary<string, DeviceEventWait>(_eventWaits);
+        }
+    }
+
+    private readonly Dictionary<string, DeviceEventWait> _eventWaits = [];
 
     public torch.Device Device => _inner.Device;
 
@@ -51,13 +70,29 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
             _log.Add(op);
     }
 
+    private void AddAndMaybeFail(Op op)
+    {
+        Add(op);
+        if (Fault?.Invoke(op) is { } exception)
+            throw exception;
+    }
+
     public IDeviceStream CreateStream(string name) => new Stream(this, name);
 
-    public IDeviceEvent CreateEvent(string name) => new Event(this, name);
+    public IDeviceEvent CreateEvent(string name, DeviceEventWait hostWait)
+    {
+        lock (_log)
+            _eventWaits[name] = hostWait;
+        return new Event(this, name);
+    }
 
     public torch.Tensor AllocateStaging(long elements) => _inner.AllocateStaging(elements);
 
-    public torch.Tensor AllocateDevice(long elements) => _inner.AllocateDevice(elements);
+    public torch.Tensor AllocateDevice(long elements, IDeviceStream stream)
+    {
+        Add(new Op("alloc-device", stream.Name, "", 0, -1, -1));
+        return _inner.AllocateDevice(elements, stream);
+    }
 
     public void Copy(IDeviceStream stream, torch.Tensor source, torch.Tensor destination)
     {
@@ -104,15 +139,11 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
                 owner._log.Add(new Op("wait", name, e.Name, e.Generation, -1, -1));
         }
 
-        public void Synchronize()
-        {
-        }
+        public void Synchronize() => owner.AddAndMaybeFail(new Op("stream-sync", name, "", 0, -1, -1));
 
         public StreamScope Select() => default;
 
-        public void Dispose()
-        {
-        }
+        public void Dispose() => owner.AddAndMaybeFail(new Op("dispose", name, "", 0, -1, -1));
     }
 
     private sealed class Event(RecordingStreamBackend owner, string name) : IDeviceEvent
@@ -129,8 +160,6 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
                 owner._log.Add(new Op("sync", "", name, Generation, -1, -1));
         }
 
-        public void Dispose()
-        {
-        }
+        public void Dispose() => owner.AddAndMaybeFail(new Op("dispose", "", name, Generation, -1, -1));
     }
 }

@@ -1,17 +1,23 @@
 using System.Runtime.InteropServices;
-using LowLatencyBatcher.Torch.Native;
 
 namespace LowLatencyBatcher.Torch.Streams.Cuda;
 
 /// <summary>
-/// The few CUDA runtime entry points the stream seam needs, bound at run time. libtorch's CUDA build ships
-/// cudart under a hashed name (<c>libcudart-&lt;hash&gt;.so.12</c>) next to libtorch_cuda, and a pip-installed
-/// PyTorch keeps it in <c>nvidia/cuda_runtime/lib</c>, so no fixed <c>DllImport</c> name would find it.
+/// The CUDA runtime entry points the stream seam uses, bound at run time from the cudart that libtorch_cuda
+/// already loaded (see <see cref="CudaRuntimeLocator"/>): a second cudart beside torch's would have its own
+/// state and its streams would mean nothing to torch. Only what the seam calls is bound.
 /// </summary>
 internal sealed unsafe class CudaRuntime
 {
+    /// <summary><c>cudaStreamNonBlocking</c>: the stream does not serialise with the legacy default stream.</summary>
     public const uint StreamNonBlocking = 0x1;
+
+    /// <summary><c>cudaEventBlockingSync</c>: a host wait on the event sleeps instead of spinning.</summary>
+    public const uint EventBlockingSync = 0x1;
+
+    /// <summary><c>cudaEventDisableTiming</c>: the event records no timestamp, which makes recording cheaper.</summary>
     public const uint EventDisableTiming = 0x2;
+
     private const int ErrorNotReady = 600;
 
     private static readonly Lock Gate = new();
@@ -26,13 +32,15 @@ internal sealed unsafe class CudaRuntime
     private readonly delegate* unmanaged<nint, int> _eventQuery;
     private readonly delegate* unmanaged<nint, int> _eventSynchronize;
     private readonly delegate* unmanaged<nint, int> _eventDestroy;
-    private readonly delegate* unmanaged<float*, nint, nint, int> _eventElapsedTime;
+    private readonly delegate* unmanaged<int*, int> _getDevice;
     private readonly delegate* unmanaged<int, int> _setDevice;
     private readonly delegate* unmanaged<int, byte*> _getErrorString;
 
-    private CudaRuntime(nint library, string path)
+    private CudaRuntime(nint library, string path, string source)
     {
+        Library = library;
         LibraryPath = path;
+        LibrarySource = source;
         _streamCreateWithFlags = (delegate* unmanaged<nint*, uint, int>)Export(library, "cudaStreamCreateWithFlags");
         _streamDestroy = (delegate* unmanaged<nint, int>)Export(library, "cudaStreamDestroy");
         _streamSynchronize = (delegate* unmanaged<nint, int>)Export(library, "cudaStreamSynchronize");
@@ -42,13 +50,22 @@ internal sealed unsafe class CudaRuntime
         _eventQuery = (delegate* unmanaged<nint, int>)Export(library, "cudaEventQuery");
         _eventSynchronize = (delegate* unmanaged<nint, int>)Export(library, "cudaEventSynchronize");
         _eventDestroy = (delegate* unmanaged<nint, int>)Export(library, "cudaEventDestroy");
-        _eventElapsedTime = (delegate* unmanaged<float*, nint, nint, int>)Export(library, "cudaEventElapsedTime");
+        _getDevice = (delegate* unmanaged<int*, int>)Export(library, "cudaGetDevice");
         _setDevice = (delegate* unmanaged<int, int>)Export(library, "cudaSetDevice");
-        _getErrorString = (delegate* unmanaged<int, byte*>)Export(library, "cudaGetErrorString");
+        // Only for error messages: a runtime without it still works, its errors just carry no text.
+        _getErrorString = NativeLibrary.TryGetExport(library, "cudaGetErrorString", out nint text)
+            ? (delegate* unmanaged<int, byte*>)text
+            : null;
     }
 
-    /// <summary>The cudart file that was bound.</summary>
+    /// <summary>The handle of the bound library, for callers that need more of its exports.</summary>
+    public nint Library { get; }
+
+    /// <summary>The cudart that was bound: a full path, or a file name when the loader found it already loaded.</summary>
     public string LibraryPath { get; }
+
+    /// <summary>Why <see cref="LibraryPath"/> was a candidate (see <see cref="CudaRuntimeCandidate.Source"/>).</summary>
+    public string LibrarySource { get; }
 
     /// <summary>Binds cudart on first use; call only once libtorch_cuda is loaded (after CUDA was found available).</summary>
     public static CudaRuntime Instance
@@ -95,20 +112,24 @@ internal sealed unsafe class CudaRuntime
 
     public void DestroyEvent(nint evt) => Check(_eventDestroy(evt), "cudaEventDestroy");
 
-    /// <summary>Milliseconds between two completed events created without <see cref="EventDisableTiming"/>.</summary>
-    public float ElapsedMilliseconds(nint start, nint end)
+    /// <summary>The calling thread's current device.</summary>
+    public int GetDevice()
     {
-        float ms;
-        Check(_eventElapsedTime(&ms, start, end), "cudaEventElapsedTime");
-        return ms;
+        int device;
+        Check(_getDevice(&device), "cudaGetDevice");
+        return device;
     }
 
     public void SetDevice(int device) => Check(_setDevice(device), "cudaSetDevice");
 
+    /// <summary>The runtime's text for <paramref name="status"/>, or a generic one when it has none.</summary>
+    public string Describe(int status) =>
+        (_getErrorString == null ? null : Marshal.PtrToStringUTF8((nint)_getErrorString(status))) ?? "no description";
+
     private void Check(int status, string call)
     {
         if (status != 0)
-            throw new InvalidOperationException($"{call} failed with CUDA error {status}: {Marshal.PtrToStringUTF8((nint)_getErrorString(status))}");
+            throw new InvalidOperationException($"{call} failed with CUDA error {status}: {Describe(status)}");
     }
 
     private static nint Export(nint library, string name) =>
@@ -116,40 +137,23 @@ internal sealed unsafe class CudaRuntime
             ? address
             : throw new EntryPointNotFoundException($"{name} is not exported by the CUDA runtime library.");
 
+    /// <summary>Binds the CUDA runtime at <paramref name="path"/> (for a caller that found it itself).</summary>
+    /// <exception cref="DllNotFoundException">The library cannot be loaded.</exception>
+    /// <exception cref="EntryPointNotFoundException">A call the seam needs is not exported.</exception>
+    internal static CudaRuntime Bind(string path, string source) =>
+        NativeLibrary.TryLoad(path, out nint library)
+            ? new CudaRuntime(library, path, source)
+            : throw new DllNotFoundException($"The CUDA runtime {path} could not be loaded.");
+
     private static CudaRuntime Load()
     {
-        foreach (string candidate in Candidates())
+        foreach (CudaRuntimeCandidate candidate in CudaRuntimeLocator.Candidates())
         {
-            if (NativeLibrary.TryLoad(candidate, out nint library))
-                return new CudaRuntime(library, candidate);
+            if (candidate.TryOpen(out nint library))
+                return new CudaRuntime(library, candidate.Path, candidate.Source);
         }
-        throw new DllNotFoundException("No CUDA runtime (libcudart*.so*) was found next to libtorch_cuda or on the loader path.");
-    }
-
-    /// <summary>Where cudart may be, the copy next to the loaded libtorch_cuda first (it is the one torch uses).</summary>
-    internal static IEnumerable<string> Candidates()
-    {
-        foreach (string torchCuda in LoadedLibraries.Find("libtorch_cuda"))
-        {
-            string directory = Path.GetDirectoryName(torchCuda)!;
-            string[] searchIn =
-            [
-                directory,
-                Path.Combine(directory, "..", "..", "nvidia", "cuda_runtime", "lib"),
-            ];
-            foreach (string folder in searchIn.Where(Directory.Exists))
-            {
-                foreach (string file in Directory.EnumerateFiles(folder, "libcudart*.so*").Order(StringComparer.Ordinal))
-                    yield return file;
-            }
-        }
-
-        // Already loaded by torch under any name: loading it again by path only bumps its reference count.
-        foreach (string loaded in LoadedLibraries.Find("libcudart"))
-            yield return loaded;
-
-        yield return "libcudart.so.12";
-        yield return "libcudart.so.13";
-        yield return "libcudart.so";
+        throw new DllNotFoundException(
+            "No CUDA runtime (libcudart*.so*) was found: none is loaded in this process, none lies next to libtorch_cuda "
+            + "or in its pip nvidia folders, and the loader path has none.");
     }
 }

@@ -5,13 +5,17 @@ namespace LowLatencyBatcher.Torch.Streams.Cuda;
 
 /// <summary>
 /// The CUDA implementation of the stream seam: non-blocking CUDA streams and timing-free events from the CUDA
-/// runtime, stream selection through libtorch's stream guard, page-locked staging memory. Create it only when
-/// <c>torch.cuda.is_available()</c> is true.
+/// runtime that libtorch loaded, stream selection through libtorch's stream guard, page-locked staging memory.
+/// Create it only when <c>torch.cuda.is_available()</c> is true. Creating streams and events leaves the calling
+/// thread's current device as it was.
 /// </summary>
+/// <remarks>
+/// Designed against the CUDA runtime and libtorch headers and checked by <c>perf/LowLatencyBatcher.GpuCheck</c>;
+/// see <c>docs/gpu.md</c> for what has been run on a GPU.
+/// </remarks>
 public sealed class CudaStreamBackend : IStreamBackend
 {
-    private readonly CudaRuntime _runtime;
-    private readonly int _deviceIndex;
+    private readonly CudaStreamFactory _factory;
 
     /// <summary>Binds the CUDA runtime that libtorch uses and targets device <paramref name="deviceIndex"/>.</summary>
     /// <param name="deviceIndex">The CUDA device ordinal.</param>
@@ -19,31 +23,21 @@ public sealed class CudaStreamBackend : IStreamBackend
     {
         ArgumentOutOfRangeException.ThrowIfNegative(deviceIndex);
         TorchNative.EnsureLoaded();
-        _deviceIndex = deviceIndex;
         Device = torch.device(DeviceType.CUDA, deviceIndex);
-        _runtime = CudaRuntime.Instance;
+        _factory = new CudaStreamFactory(CudaRuntime.Instance, deviceIndex);
     }
 
     /// <inheritdoc />
     public torch.Device Device { get; }
 
     /// <summary>The CUDA runtime library that was bound.</summary>
-    public string RuntimeLibraryPath => _runtime.LibraryPath;
+    public string RuntimeLibraryPath => _factory.Runtime.LibraryPath;
 
     /// <inheritdoc />
-    public IDeviceStream CreateStream(string name)
-    {
-        _runtime.SetDevice(_deviceIndex);
-        // Non-blocking: the stream must not serialise with the legacy default stream that other code may use.
-        return new CudaStream(_runtime, name, _runtime.CreateStream(CudaRuntime.StreamNonBlocking), _deviceIndex);
-    }
+    public IDeviceStream CreateStream(string name) => _factory.CreateStream(name);
 
     /// <inheritdoc />
-    public IDeviceEvent CreateEvent(string name)
-    {
-        _runtime.SetDevice(_deviceIndex);
-        return new CudaEvent(_runtime, name, _runtime.CreateEvent(CudaRuntime.EventDisableTiming));
-    }
+    public IDeviceEvent CreateEvent(string name, DeviceEventWait hostWait) => _factory.CreateEvent(name, hostWait);
 
     /// <inheritdoc />
     public torch.Tensor AllocateStaging(long elements)
@@ -55,7 +49,14 @@ public sealed class CudaStreamBackend : IStreamBackend
     }
 
     /// <inheritdoc />
-    public torch.Tensor AllocateDevice(long elements) => torch.empty(elements, torch.int64, device: Device);
+    public torch.Tensor AllocateDevice(long elements, IDeviceStream stream)
+    {
+        // The caching allocator files a block under the stream current at allocation: the copy stream, which
+        // writes it first. The compute stream reads it only after waiting on the copy's event, and the runner
+        // frees it only after both streams are done with it.
+        using (stream.Select())
+            return torch.empty(elements, torch.int64, device: Device);
+    }
 
     /// <inheritdoc />
     public void Copy(IDeviceStream stream, torch.Tensor source, torch.Tensor destination)
@@ -72,55 +73,10 @@ public sealed class CudaStreamBackend : IStreamBackend
     }
 
     /// <inheritdoc />
-    public void BindCurrentThread() => _runtime.SetDevice(_deviceIndex);
+    public void BindCurrentThread() => _factory.BindCurrentThread();
 
     /// <inheritdoc />
     public void Dispose()
     {
-    }
-
-    private sealed class CudaStream(CudaRuntime runtime, string name, nint handle, int device) : IDeviceStream
-    {
-        private nint _handle = handle;
-
-        public string Name => name;
-
-        public void Record(IDeviceEvent deviceEvent) => runtime.RecordEvent(CudaEvent.HandleOf(deviceEvent), _handle);
-
-        public void Wait(IDeviceEvent deviceEvent) => runtime.StreamWaitEvent(_handle, CudaEvent.HandleOf(deviceEvent));
-
-        public void Synchronize() => runtime.SynchronizeStream(_handle);
-
-        public StreamScope Select() => new(CudaStreamGuard.Delete, CudaStreamGuard.Create(_handle, device));
-
-        public void Dispose()
-        {
-            nint handle = Interlocked.Exchange(ref _handle, 0);
-            if (handle != 0)
-                runtime.DestroyStream(handle);
-        }
-    }
-
-    private sealed class CudaEvent(CudaRuntime runtime, string name, nint handle) : IDeviceEvent
-    {
-        private nint _handle = handle;
-
-        public string Name => name;
-
-        public bool IsCompleted => runtime.QueryEvent(_handle);
-
-        public static nint HandleOf(IDeviceEvent deviceEvent) =>
-            deviceEvent is CudaEvent cuda
-                ? cuda._handle
-                : throw new ArgumentException($"Event {deviceEvent.Name} does not belong to the CUDA backend.", nameof(deviceEvent));
-
-        public void Synchronize() => runtime.SynchronizeEvent(_handle);
-
-        public void Dispose()
-        {
-            nint handle = Interlocked.Exchange(ref _handle, 0);
-            if (handle != 0)
-                runtime.DestroyEvent(handle);
-        }
     }
 }
