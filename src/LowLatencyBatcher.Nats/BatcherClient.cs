@@ -392,7 +392,8 @@ public sealed class BatcherClient<TRecord, TResult> : IAsyncDisposable
                 TaskScheduler.Default);
             try
             {
-                var opts = new NatsJSConsumeOpts { MaxMsgs = 1_000 };
+                // Short pulls with frequent heartbeats: after a server restart the next pull goes out within seconds.
+                var opts = new NatsJSConsumeOpts { MaxMsgs = 1_000, Expires = TimeSpan.FromSeconds(4), IdleHeartbeat = TimeSpan.FromSeconds(1) };
                 await foreach (var msg in consumer.ConsumeAsync<byte[]>(opts: opts, cancellationToken: linked.Token).ConfigureAwait(false))
                 {
                     await msg.AckAsync(cancellationToken: token).ConfigureAwait(false);
