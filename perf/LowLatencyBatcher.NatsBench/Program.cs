@@ -44,12 +44,12 @@ Console.WriteLine("|---|---:|---:|---:|");
 
 // One in-process batcher in front of one device.
 double local;
-await using (var batcher = SimulatedDevice.Batcher(options.DelayMs, options.MaxBatch))
+await using (var batcher = SimulatedDevice.Batcher(options.DelayMs, options.MaxBatch, LowLatencyBatcher.QueueFullMode.Wait))
 {
     await batcher.StartAsync();
     await batcher.SubmitManyAsync(records.Take(options.MaxBatch * 2));
     var watch = Stopwatch.StartNew();
-    var results = await SubmitAllAsync(batcher, records);
+    var results = await batcher.SubmitManyAsync(records); // waits for room as a bulk job would
     watch.Stop();
     Check(results.Count == n, "in-process results");
     local = n / watch.Elapsed.TotalSeconds;
@@ -79,7 +79,7 @@ Console.WriteLine();
 Console.WriteLine("| Path | p50 | p99 |");
 Console.WriteLine("|---|---:|---:|");
 double[] inProcess;
-await using (var batcher = SimulatedDevice.Batcher(0, options.MaxBatch))
+await using (var batcher = SimulatedDevice.Batcher(0, options.MaxBatch, LowLatencyBatcher.QueueFullMode.Wait))
 {
     await batcher.StartAsync();
     inProcess = await MeasureAsync(options.LatencySamples, i => batcher.SubmitAsync(records[i % n]).AsTask());
@@ -105,33 +105,6 @@ double ceiling;
 
 Console.WriteLine($"Durable path with an instant device (1 worker): {ceiling:F0} records/s, {1e6 / ceiling:F0} µs of NATS, client and worker per record on this machine.");
 return 0;
-
-static async Task<IReadOnlyList<int>> SubmitAllAsync(LowLatencyBatcher.DynamicBatcher<int[], int> batcher, int[][] records)
-{
-    // Many callers at once, as a bulk job would: each submit waits for room when the queue is full.
-    var pending = new Task<int>[records.Length];
-    for (int i = 0; i < records.Length; i++)
-    {
-        pending[i] = SubmitWithRoomAsync(batcher, records[i]);
-    }
-
-    return await Task.WhenAll(pending);
-}
-
-static async Task<int> SubmitWithRoomAsync(LowLatencyBatcher.DynamicBatcher<int[], int> batcher, int[] record)
-{
-    while (true)
-    {
-        try
-        {
-            return await batcher.SubmitAsync(record);
-        }
-        catch (LowLatencyBatcher.QueueFullException)
-        {
-            await Task.Delay(1);
-        }
-    }
-}
 
 static async Task<int> DrainAsync(BulkRun<int[], int> run, int expected)
 {

@@ -6,7 +6,10 @@ namespace LowLatencyBatcher.NatsBench;
 internal static class SimulatedDevice
 {
     /// <summary>A token batcher in front of the simulated device: one batch at a time, as on one accelerator.</summary>
-    public static TokenBatcher<int[], int> Batcher(double delayMs, int maxBatch)
+    /// <param name="delayMs">The device's time per batch.</param>
+    /// <param name="maxBatch">Records per batch at most.</param>
+    /// <param name="queueFullMode">Reject for a worker (its durable path only submits when there is room; online requests get "busy"), Wait in-process.</param>
+    public static TokenBatcher<int[], int> Batcher(double delayMs, int maxBatch, QueueFullMode queueFullMode)
     {
         var delay = TimeSpan.FromMilliseconds(delayMs);
         return new TokenBatcher<int[], int>(
@@ -33,7 +36,7 @@ internal static class SimulatedDevice
                 BatchTimeout = TimeSpan.FromMilliseconds(5),
                 MaxQueueSize = maxBatch * 8,
                 Workers = 1,
-                QueueFullMode = QueueFullMode.Reject,
+                QueueFullMode = queueFullMode,
             });
     }
 

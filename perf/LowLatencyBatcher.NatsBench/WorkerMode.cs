@@ -8,7 +8,7 @@ internal static class WorkerMode
     /// <summary>Runs until standard input closes (the benchmark closes it, or dies).</summary>
     public static async Task<int> RunAsync(string url, string service, string name, double delayMs, int maxBatch)
     {
-        await using var batcher = SimulatedDevice.Batcher(delayMs, maxBatch);
+        await using var batcher = SimulatedDevice.Batcher(delayMs, maxBatch, QueueFullMode.Reject);
         await batcher.StartAsync();
         await using var worker = new BatcherWorker<int[], int>(
             batcher,
