@@ -224,6 +224,9 @@ public sealed class BatcherWorker<TRecord, TResult> : IHostedService, IAsyncDisp
 
     private async Task HandleRequestAsync(NatsMsg<byte[]> msg)
     {
+        // Off the reading loop at once: an idle batcher may run a lone record on its submitter's thread, and the
+        // loop must go on reading the requests that will share the next batch.
+        await Task.Yield();
         try
         {
             Interlocked.Increment(ref _onlineRequests);
@@ -385,6 +388,7 @@ public sealed class BatcherWorker<TRecord, TResult> : IHostedService, IAsyncDisp
 
     private async Task HandleWorkAsync(INatsJSMsg<byte[]> msg)
     {
+        await Task.Yield(); // off the fetch loop, as for online requests
         try
         {
             Interlocked.Increment(ref _durableRecords);
