@@ -411,10 +411,6 @@ public sealed class BatcherClient<TRecord, TResult> : IAsyncDisposable
                 writer.TryComplete(error);
                 return;
             }
-            finally
-            {
-                _complete.Dispose();
-            }
 
             writer.TryComplete(token.IsCancellationRequested && !IsComplete ? new OperationCanceledException(token) : null);
         }

@@ -593,6 +593,10 @@ public sealed class BatcherWorker<TRecord, TResult> : IHostedService, IAsyncDisp
 
     private static string Describe(Exception error) => OneLine($"{error.GetType().Name}: {error.Message}");
 
-    private static string OneLine(string message) =>
-        message.ReplaceLineEndings(" ").Trim() is { Length: > 500 } long_ ? long_[..500] : message.ReplaceLineEndings(" ").Trim();
+    private static string OneLine(string message)
+    {
+        // Header values are one line; a very long message is cut.
+        string line = message.ReplaceLineEndings(" ").Trim();
+        return line.Length > 500 ? line[..500] : line;
+    }
 }

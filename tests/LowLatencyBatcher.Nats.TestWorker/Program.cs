@@ -1,7 +1,7 @@
 // A worker process: a token batcher whose "device" pauses TestWorker:DelayMs per batch and answers each record with
 // its checksum, behind a BatcherWorker. Everything comes from the command line, for example
 //   --BatcherWorker:Url=nats://127.0.0.1:4222 --BatcherWorker:Service=test --Batcher:MaxQueueSize=64 --TestWorker:DelayMs=5
-// A record whose first token is negative makes its batch fail. Prints "ready" once it takes records, and its counts
+// A record whose first token is negative makes its batch fail; one that starts with int.MinValue kills the process. Prints "ready" once it takes records, and its counts
 // as one JSON line ("counts {...}") when it stops (SIGTERM or Ctrl+C).
 using System.Text.Json;
 using LowLatencyBatcher;
@@ -33,6 +33,12 @@ builder.Services.AddTokenBatcher<int[], long>(
         var results = new long[batch.Count];
         for (int i = 0; i < batch.Count; i++)
         {
+            if (batch[i] is [int.MinValue, ..])
+            {
+                // A record that kills its worker (as a driver crash would): SIGKILL to itself.
+                System.Diagnostics.Process.GetCurrentProcess().Kill();
+            }
+
             if (batch[i] is [< 0, ..])
             {
                 throw new InvalidOperationException($"the test model refuses a record that starts with {batch[i][0]}");

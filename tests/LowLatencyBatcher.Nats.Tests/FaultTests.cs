@@ -62,6 +62,53 @@ public sealed class FaultTests(NatsServerFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task A_record_that_kills_every_worker_it_reaches_is_given_up_at_MaxDeliver_with_an_error_and_a_dead_letter()
+    {
+        string service = Records.Service("poison");
+        var settings = new Dictionary<string, string>
+        {
+            ["BatcherWorker:AckWait"] = "00:00:01",
+            ["BatcherWorker:MaxDeliver"] = "2",
+            ["Batcher:IsolateFailures"] = "true",
+        };
+        await using var first = await WorkerProcess.StartAsync(fixture.Server.Url, service, "w1", settings);
+        await using var client = Records.Client(fixture.Server.Url, service);
+
+        // The poison record kills w1; once it is dead, w2 starts and gets the record's second (last) delivery.
+        var run = client.SubmitBulk([[int.MinValue, 1]]);
+        var outcomes = new Dictionary<long, BulkResult<long>>();
+        using var timeout = new CancellationTokenSource(Records.Bound);
+        WorkerProcess? second = null;
+        try
+        {
+            var reading = Task.Run(async () =>
+            {
+                await foreach (var outcome in run.WithCancellation(timeout.Token))
+                {
+                    outcomes[outcome.Index] = outcome;
+                }
+            });
+            await first.WaitForExitAsync(timeout.Token);
+            second = await WorkerProcess.StartAsync(fixture.Server.Url, service, "w2", settings);
+            await reading;
+        }
+        finally
+        {
+            if (second is not null)
+            {
+                await second.DisposeAsync();
+            }
+        }
+
+        var poison = Assert.IsType<RemoteBatcherException>(outcomes[0].Error);
+        Assert.Contains("delivered 2 times (MaxDeliver 2)", poison.Message);
+        Assert.Equal("w2", outcomes[0].WorkerId);
+        Assert.Equal(2, outcomes[0].Delivery);
+        Assert.Equal(1, run.Received);
+        Assert.Equal(1, run.Failed);
+    }
+
+    [Fact]
     public async Task A_nats_server_restarted_mid_run_and_the_run_resumes_and_completes()
     {
         const int records = 20_000;

@@ -110,6 +110,9 @@ public sealed class WorkerProcess : IAsyncDisposable
         return worker;
     }
 
+    /// <summary>Waits until the process has exited by itself.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
+
     /// <summary>Kills the worker at once (SIGKILL): nothing in it gets a chance to finish.</summary>
     public async Task KillAsync()
     {
