@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace LowLatencyBatcher.Nats;
@@ -19,42 +18,9 @@ public sealed class Float32ArrayCodec : IBatcherCodec<float[]>
     public void Encode(float[] value, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(value);
-        var span = output.GetSpan(value.Length * sizeof(float));
-        if (BitConverter.IsLittleEndian)
-        {
-            MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(span);
-        }
-        else
-        {
-            for (int i = 0; i < value.Length; i++)
-            {
-                BinaryPrimitives.WriteSingleLittleEndian(span[(i * sizeof(float))..], value[i]);
-            }
-        }
-
-        output.Advance(value.Length * sizeof(float));
+        LittleEndianWords.Write(MemoryMarshal.Cast<float, int>(value.AsSpan()), output);
     }
 
     /// <inheritdoc />
-    public float[] Decode(ReadOnlySequence<byte> data)
-    {
-        if (data.Length % sizeof(float) != 0)
-        {
-            throw new FormatException(
-                $"Not a float32 vector: {data.Length} bytes is not a whole number of 4-byte little-endian floats.");
-        }
-
-        var values = new float[data.Length / sizeof(float)];
-        data.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
-        if (!BitConverter.IsLittleEndian)
-        {
-            var ints = MemoryMarshal.Cast<float, int>(values.AsSpan());
-            for (int i = 0; i < ints.Length; i++)
-            {
-                ints[i] = BinaryPrimitives.ReverseEndianness(ints[i]);
-            }
-        }
-
-        return values;
-    }
+    public float[] Decode(ReadOnlySequence<byte> data) => LittleEndianWords.Read<float>(data, "a float32 vector (4-byte floats)");
 }

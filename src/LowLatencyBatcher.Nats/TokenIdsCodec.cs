@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 
 namespace LowLatencyBatcher.Nats;
 
@@ -16,46 +14,18 @@ public sealed class TokenIdsCodec : IBatcherCodec<int[]>
     /// <inheritdoc />
     public string Name => "token-ids";
 
+    /// <summary>Writes token ids held anywhere (an array, a slice of a buffer) in this codec's form.</summary>
+    /// <param name="ids">The token ids.</param>
+    /// <param name="output">Where the bytes go.</param>
+    public static void Write(ReadOnlySpan<int> ids, IBufferWriter<byte> output) => LittleEndianWords.Write(ids, output);
+
     /// <inheritdoc />
     public void Encode(int[] value, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(value);
-        var span = output.GetSpan(value.Length * sizeof(int));
-        if (BitConverter.IsLittleEndian)
-        {
-            MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(span);
-        }
-        else
-        {
-            for (int i = 0; i < value.Length; i++)
-            {
-                BinaryPrimitives.WriteInt32LittleEndian(span[(i * sizeof(int))..], value[i]);
-            }
-        }
-
-        output.Advance(value.Length * sizeof(int));
+        Write(value, output);
     }
 
     /// <inheritdoc />
-    public int[] Decode(ReadOnlySequence<byte> data)
-    {
-        if (data.Length % sizeof(int) != 0)
-        {
-            throw new FormatException(
-                $"Not token ids: {data.Length} bytes is not a whole number of 4-byte little-endian integers.");
-        }
-
-        var ids = new int[data.Length / sizeof(int)];
-        var bytes = MemoryMarshal.AsBytes(ids.AsSpan());
-        data.CopyTo(bytes);
-        if (!BitConverter.IsLittleEndian)
-        {
-            for (int i = 0; i < ids.Length; i++)
-            {
-                ids[i] = BinaryPrimitives.ReverseEndianness(ids[i]);
-            }
-        }
-
-        return ids;
-    }
+    public int[] Decode(ReadOnlySequence<byte> data) => LittleEndianWords.Read<int>(data, "token ids (4-byte integers)");
 }
