@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using LowLatencyBatcher.Hosting;
 using LowLatencyBatcher.Nats.TestWorker;
 using Microsoft.Extensions.Configuration;
@@ -40,6 +41,36 @@ public sealed class DependencyInjectionTests(NatsServerFixture fixture)
 
         Assert.Equal(Enumerable.Range(0, 50).Select(i => Records.Expected(i)), bulk.OrderBy(r => r.Index).Select(r => r.Value));
         Assert.All(bulk, r => Assert.Equal("in-process", r.WorkerId));
+        // The worker's metrics, on its own meter, tagged with its id.
+        var seen = new Dictionary<string, long>();
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == BatcherWorkerMetrics.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == BatcherWorkerMetrics.WorkerTag && (string?)tag.Value == "in-process")
+                    {
+                        seen[instrument.Name] = value;
+                    }
+                }
+            });
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+
+        Assert.Equal(1, seen["lowlatencybatcher.worker.online_requests"]);
+        Assert.Equal(50, seen["lowlatencybatcher.worker.durable_records"]);
+        Assert.Equal(51, seen["lowlatencybatcher.worker.results"]);
+        Assert.Equal(0, seen["lowlatencybatcher.worker.busy"]);
+
         await host.StopAsync();
         Assert.Equal(1, worker.Counts.OnlineRequests);
         Assert.Equal(50, worker.Counts.DurableRecords);
