@@ -33,6 +33,7 @@ public static class EmbeddingsServer
     {
         var builder = WebApplication.CreateBuilder(args);
         AddServices(builder.Services);
+        RemoteWorkers.Add(builder); // --workers / --serve-workers nats://…: a gateway to remote workers, or a worker too
         configure?.Invoke(builder);
 
         var app = builder.Build();
