@@ -23,7 +23,7 @@ internal static class EmbeddingsEndpoint
     public static async Task<IResult> HandleAsync(
         HttpContext context,
         [FromServices] TokenBatcher<TokenSequence, float[]> batcher,
-        [FromServices] SimpleTokenizer tokenizer,
+        [FromServices] IInputTokenizer tokenizer,
         [FromServices] IOptions<EmbeddingsServerOptions> serverOptions,
         [FromServices] ModelInfo model)
     {
@@ -152,7 +152,7 @@ internal static class EmbeddingsEndpoint
                 return false;
             }
 
-            if (!string.Equals(modelName.GetString(), model.Name, StringComparison.OrdinalIgnoreCase))
+            if (!model.Answers(modelName.GetString()!))
             {
                 problem = Results.Problem(
                     title: "The model does not exist.",
@@ -288,6 +288,3 @@ internal static class EmbeddingsEndpoint
 
 /// <summary>A request that passed the shape checks.</summary>
 internal readonly record struct ParsedRequest(string[] Inputs, bool Base64);
-
-/// <summary>What the endpoint needs to know about the served model.</summary>
-internal sealed record ModelInfo(string Name, int Dimensions, int VocabularySize);

@@ -25,6 +25,12 @@ public sealed class TokenizerTests
     }
 
     [Fact]
+    public void Accents_are_removed_as_the_uncased_model_expects()
+    {
+        Assert.Equal(Tokenizer.Encode("cafe naive resume"), Tokenizer.Encode("Café naïve résumé"));
+    }
+
+    [Fact]
     public void A_long_text_is_cut_to_the_model_positions_and_still_ends_with_the_separator()
     {
         string text = string.Join(' ', Enumerable.Repeat("the cat sat", 400)); // 1200 words

@@ -4,7 +4,7 @@ using Microsoft.ML.Tokenizers;
 namespace LowLatencyBatcher.Torch.Models;
 
 /// <summary>
-/// The all-MiniLM-L6-v2 tokenizer: Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/> (lower-casing WordPiece)
+/// The all-MiniLM-L6-v2 tokenizer: Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/> (uncased WordPiece: lower-cased, accents removed)
 /// over the model's vocabulary, adding <c>[CLS]</c> and <c>[SEP]</c>. The token count of an encoding is the exact
 /// cost of the record in the batcher. Thread-safe.
 /// </summary>
@@ -37,7 +37,14 @@ public sealed class MiniLmTokenizer
         // BertTokenizer splits lines on '\n' only; the packaged vocabulary ends its lines with "\r\n".
         string text = File.ReadAllText(vocabularyPath).Replace("\r\n", "\n", StringComparison.Ordinal);
         using var stream = new MemoryStream(Encoding.UTF8.GetBytes(text));
-        var tokenizer = BertTokenizer.Create(stream, new BertOptions { LowerCaseBeforeTokenization = true });
+        // As the model's own (uncased) tokenizer: lower-case, strip accents, split Chinese characters, basic tokenization.
+        var tokenizer = BertTokenizer.Create(stream, new BertOptions
+        {
+            LowerCaseBeforeTokenization = true,
+            RemoveNonSpacingMarks = true,
+            IndividuallyTokenizeCjk = true,
+            ApplyBasicTokenization = true,
+        });
         return new MiniLmTokenizer(tokenizer, maxTokens);
     }
 
