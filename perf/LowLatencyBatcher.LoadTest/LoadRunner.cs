@@ -161,7 +161,7 @@ internal sealed class LoadRunner(HttpClient client, LoadOptions options)
             object input = options.Inputs == 1
                 ? Sentence(random, options)
                 : Enumerable.Range(0, options.Inputs).Select(_ => Sentence(random, options)).ToArray();
-            return JsonContent.Create(new { input, model = "lowlatencybatcher-demo-encoder" }).ReadAsByteArrayAsync().GetAwaiter().GetResult();
+            return JsonContent.Create(new { input }).ReadAsByteArrayAsync().GetAwaiter().GetResult();
         }).ToArray();
     }
 
