@@ -7,7 +7,8 @@ namespace LowLatencyBatcher.Onnx;
 /// <c>token_type_ids</c>) on batches of tokenized records with ONNX Runtime, and gives each record its mean-pooled,
 /// normalised embedding. <see cref="ProcessAsync"/> is a <see cref="ProcessFn{TRecord, TResult}"/> for a
 /// <see cref="TokenBatcher{TRecord, TResult}"/>: it pads the batch to its longest record, runs it once on the calling
-/// worker, and cuts the output per record.
+/// worker (one batch at a time by default; see <see cref="OnnxEmbeddingRunnerOptions.MaxConcurrentRuns"/>), and cuts
+/// the output per record.
 /// </summary>
 /// <typeparam name="TRecord">The record type; <c>ids</c> (given to the constructor) reads its token ids.</typeparam>
 public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
@@ -22,6 +23,7 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
     private readonly bool _hasTokenTypes;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
+    private readonly SemaphoreSlim _turns;
     private long _batches;
     private long _tokens;
     private long _paddedTokens;
@@ -39,6 +41,7 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
         ArgumentNullException.ThrowIfNull(ids);
         _options = options ?? new OnnxEmbeddingRunnerOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(_options.IntraOpThreads, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxConcurrentRuns, 1, nameof(options));
         if (!File.Exists(modelPath))
             throw new FileNotFoundException($"The ONNX model '{modelPath}' does not exist.", modelPath);
 
@@ -48,6 +51,7 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             IntraOpNumThreads = _options.IntraOpThreads,
         };
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", _options.AllowSpinning ? "1" : "0");
         try
         {
             _session = new InferenceSession(modelPath, sessionOptions);
@@ -72,6 +76,7 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
             _hasTokenTypes = _session.InputMetadata.ContainsKey(TokenTypeIds);
             _inputNames = _hasTokenTypes ? [InputIds, AttentionMask, TokenTypeIds] : [InputIds, AttentionMask];
             _outputNames = [_options.OutputName];
+            _turns = new SemaphoreSlim(_options.MaxConcurrentRuns, _options.MaxConcurrentRuns);
         }
         catch
         {
@@ -108,6 +113,14 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled<IReadOnlyList<float[]>>(cancellationToken);
 
+        // The common case, a free turn, runs on the calling worker without an await.
+        if (_turns.Wait(0, CancellationToken.None))
+            return RunTurn(batch);
+        return WaitAndRunAsync(batch, cancellationToken);
+    }
+
+    private ValueTask<IReadOnlyList<float[]>> RunTurn(IReadOnlyList<TRecord> batch)
+    {
         try
         {
             return new ValueTask<IReadOnlyList<float[]>>(Run(batch));
@@ -118,8 +131,15 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
         }
         finally
         {
+            _turns.Release();
             Interlocked.Increment(ref _batches);
         }
+    }
+
+    private async ValueTask<IReadOnlyList<float[]>> WaitAndRunAsync(IReadOnlyList<TRecord> batch, CancellationToken cancellationToken)
+    {
+        await _turns.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await RunTurn(batch).ConfigureAwait(false);
     }
 
     private float[][] Run(IReadOnlyList<TRecord> batch)
@@ -175,5 +195,6 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         _session.Dispose();
+        _turns.Dispose();
     }
 }

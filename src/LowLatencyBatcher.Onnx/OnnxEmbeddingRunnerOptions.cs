@@ -12,6 +12,18 @@ public sealed class OnnxEmbeddingRunnerOptions
     public int IntraOpThreads { get; init; }
 
     /// <summary>
+    /// Batches run at once; more wait their turn. Default 1: one batch already uses every intra-op thread, and two at
+    /// once only make them compete (the batcher's second worker then packs the next batch while the first runs).
+    /// </summary>
+    public int MaxConcurrentRuns { get; init; } = 1;
+
+    /// <summary>
+    /// Lets ONNX Runtime's idle intra-op threads spin for work instead of sleeping. Default false: spinning wins a
+    /// little on an idle machine with cores to spare and loses badly when the cores are shared.
+    /// </summary>
+    public bool AllowSpinning { get; init; }
+
+    /// <summary>
     /// The model output to read. Default <c>last_hidden_state</c> (<c>[B, L, H]</c>), which the runner mean-pools over
     /// each record's real tokens; an output of rank 2 (<c>[B, H]</c>) is taken as already pooled.
     /// </summary>

@@ -60,7 +60,8 @@ internal static class EmbeddingsEndpoint
         long tokens = 0;
         for (int i = 0; i < sequences.Length; i++)
         {
-            int[] ids = tokenizer.Encode(request.Inputs[i]);
+            // A model with special tokens gives an all-space text a few ids; it is refused all the same.
+            int[] ids = string.IsNullOrWhiteSpace(request.Inputs[i]) ? [] : tokenizer.Encode(request.Inputs[i]);
             if (ids.Length == 0)
             {
                 return BadRequest("empty_input", "An input is empty.", $"input[{i}] has no tokens.", "input");

@@ -80,6 +80,17 @@ public sealed class RealModelTests(RealModelServers servers) : IClassFixture<Rea
     }
 
     [Fact]
+    public async Task An_all_space_input_is_refused_though_the_tokenizer_would_give_it_special_tokens()
+    {
+        using var response = await servers.Client("torch").EmbedAsync(new { input = new[] { "fine", "   " } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.JsonAsync();
+        Assert.Equal("empty_input", problem.GetProperty("code").GetString());
+        Assert.Contains("input[1]", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_request_for_the_demo_model_gets_404_from_the_real_model_server()
     {
         using var response = await servers.Client("torch").EmbedAsync(new { input = "x", model = "lowlatencybatcher-demo-encoder" });
