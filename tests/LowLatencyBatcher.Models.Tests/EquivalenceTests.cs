@@ -93,6 +93,6 @@ public sealed class EquivalenceTests(MiniLmFixture model, ITestOutputHelper outp
             worstDifference = Math.Max(worstDifference, difference);
         }
 
-        output.WriteLine($"{what}: {expected.Length} inputs, worst cosine {worstCosine:F8}, worst abs diff {worstDifference:E2}");
+        output.WriteLine($"{what}: {expected.Length} inputs, worst cosine {worstCosine:F9} (1 - cosine = {1 - worstCosine:E1}), worst abs diff {worstDifference:E2}");
     }
 }
