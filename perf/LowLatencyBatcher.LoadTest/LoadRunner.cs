@@ -51,7 +51,18 @@ internal sealed class LoadRunner(HttpClient client, LoadOptions options)
             .ToArray();
         var responses = await Task.WhenAll(bodies.Select(async body =>
         {
-            using var response = await client.PostAsync("/v1/embeddings", body);
+            HttpResponseMessage response;
+            try
+            {
+                response = await client.PostAsync("/v1/embeddings", body);
+            }
+            catch (TaskCanceledException)
+            {
+                // The client's own timeout: a slow model had not answered an accepted request in time ("other").
+                return ((HttpStatusCode)0, RetryAfter: false, embeddings: 0);
+            }
+
+            using var _ = response;
             int embeddings = 0;
             if (response.StatusCode == HttpStatusCode.OK)
             {
