@@ -59,7 +59,7 @@ internal sealed class LoadRunner(HttpClient client, LoadOptions options)
             catch (TaskCanceledException)
             {
                 // The client's own timeout: a slow model had not answered an accepted request in time ("other").
-                return ((HttpStatusCode)0, RetryAfter: false, embeddings: 0);
+                return (StatusCode: (HttpStatusCode)0, RetryAfter: false, embeddings: 0);
             }
 
             using var _ = response;
@@ -70,7 +70,7 @@ internal sealed class LoadRunner(HttpClient client, LoadOptions options)
                 embeddings = json.GetProperty("data").GetArrayLength();
             }
 
-            return (response.StatusCode, RetryAfter: response.Headers.RetryAfter is not null, embeddings);
+            return (StatusCode: response.StatusCode, RetryAfter: response.Headers.RetryAfter is not null, embeddings);
         }));
         return new OverloadResult(
             requests,
