@@ -29,8 +29,9 @@ string[] texts =
     "The stock market fell sharply today.",
     "Shares dropped steeply this afternoon.",
 ];
-float[][] vectors = await Task.WhenAll(texts.Select(text =>
-    batcher.SubmitAsync(new Sentence(text, [.. tokenizer.EncodeToIds(text)])).AsTask()));
+// Each sentence from its own caller, all at once, as requests arrive at a service.
+float[][] vectors = await Task.WhenAll(texts.Select(text => Task.Run(async () =>
+    await batcher.SubmitAsync(new Sentence(text, [.. tokenizer.EncodeToIds(text)])))));
 await batcher.StopAsync();
 
 // The vectors have unit length: the dot product is the cosine similarity.
