@@ -14,26 +14,26 @@ internal static class BatcherOptionFields
     /// <summary>The options, in the order of <see cref="BatcherOptions"/>.</summary>
     public static readonly IReadOnlyList<Field> All =
     [
-        Live(nameof(BatcherOptions.TargetBatchCost), o => Text(o.TargetBatchCost), (to, from) => to.TargetBatchCost = from.TargetBatchCost),
-        Live(nameof(BatcherOptions.TargetBatchTokens), o => Text(o.TargetBatchTokens), (to, from) => to.TargetBatchTokens = from.TargetBatchTokens),
-        Live(nameof(BatcherOptions.DefaultCost), o => Text(o.DefaultCost), (to, from) => to.DefaultCost = from.DefaultCost),
-        Live(nameof(BatcherOptions.DefaultTokenEstimate), o => Text(o.DefaultTokenEstimate), (to, from) => to.DefaultTokenEstimate = from.DefaultTokenEstimate),
-        Live(nameof(BatcherOptions.MaxBatchSize), o => Text(o.MaxBatchSize), (to, from) => to.MaxBatchSize = from.MaxBatchSize),
-        Live(nameof(BatcherOptions.MinBatchSize), o => Text(o.MinBatchSize), (to, from) => to.MinBatchSize = from.MinBatchSize),
-        Live(nameof(BatcherOptions.BatchTimeout), o => Text(o.BatchTimeout), (to, from) => to.BatchTimeout = from.BatchTimeout),
-        Fixed(nameof(BatcherOptions.MaxQueueSize), o => Text(o.MaxQueueSize), (to, from) => to.MaxQueueSize = from.MaxQueueSize),
-        Fixed(nameof(BatcherOptions.PrefetchBatches), o => Text(o.PrefetchBatches), (to, from) => to.PrefetchBatches = from.PrefetchBatches),
-        Fixed(nameof(BatcherOptions.Workers), o => Text(o.Workers), (to, from) => to.Workers = from.Workers),
-        Fixed(nameof(BatcherOptions.PinPackingThread), o => Text(o.PinPackingThread), (to, from) => to.PinPackingThread = from.PinPackingThread),
-        Live(nameof(BatcherOptions.RunAloneWhenIdle), o => Text(o.RunAloneWhenIdle), (to, from) => to.RunAloneWhenIdle = from.RunAloneWhenIdle),
-        Live(nameof(BatcherOptions.CostModel), o => o.CostModel.ToString(), (to, from) => to.CostModel = from.CostModel),
-        Live(nameof(BatcherOptions.PerBatchCost), o => Text(o.PerBatchCost), (to, from) => to.PerBatchCost = from.PerBatchCost),
-        Live(nameof(BatcherOptions.QueueFullMode), o => o.QueueFullMode.ToString(), (to, from) => to.QueueFullMode = from.QueueFullMode),
-        Live(nameof(BatcherOptions.DefaultTimeout), o => o.DefaultTimeout is { } t ? Text(t) : "none", (to, from) => to.DefaultTimeout = from.DefaultTimeout),
-        Live(nameof(BatcherOptions.IsolateFailures), o => Text(o.IsolateFailures), (to, from) => to.IsolateFailures = from.IsolateFailures),
-        Fixed(nameof(BatcherOptions.PriorityLanes), o => Text(o.PriorityLanes), (to, from) => to.PriorityLanes = from.PriorityLanes),
-        Fixed(nameof(BatcherOptions.PriorityAging), o => Text(o.PriorityAging), (to, from) => to.PriorityAging = from.PriorityAging),
-        Fixed(
+        Option(nameof(BatcherOptions.TargetBatchCost), o => Text(o.TargetBatchCost), (to, from) => to.TargetBatchCost = from.TargetBatchCost),
+        Option(nameof(BatcherOptions.TargetBatchTokens), o => Text(o.TargetBatchTokens), (to, from) => to.TargetBatchTokens = from.TargetBatchTokens),
+        Option(nameof(BatcherOptions.DefaultCost), o => Text(o.DefaultCost), (to, from) => to.DefaultCost = from.DefaultCost),
+        Option(nameof(BatcherOptions.DefaultTokenEstimate), o => Text(o.DefaultTokenEstimate), (to, from) => to.DefaultTokenEstimate = from.DefaultTokenEstimate),
+        Option(nameof(BatcherOptions.MaxBatchSize), o => Text(o.MaxBatchSize), (to, from) => to.MaxBatchSize = from.MaxBatchSize),
+        Option(nameof(BatcherOptions.MinBatchSize), o => Text(o.MinBatchSize), (to, from) => to.MinBatchSize = from.MinBatchSize),
+        Option(nameof(BatcherOptions.BatchTimeout), o => Text(o.BatchTimeout), (to, from) => to.BatchTimeout = from.BatchTimeout),
+        Option(nameof(BatcherOptions.MaxQueueSize), o => Text(o.MaxQueueSize), (to, from) => to.MaxQueueSize = from.MaxQueueSize),
+        Option(nameof(BatcherOptions.PrefetchBatches), o => Text(o.PrefetchBatches), (to, from) => to.PrefetchBatches = from.PrefetchBatches),
+        Option(nameof(BatcherOptions.Workers), o => Text(o.Workers), (to, from) => to.Workers = from.Workers),
+        Option(nameof(BatcherOptions.PinPackingThread), o => Text(o.PinPackingThread), (to, from) => to.PinPackingThread = from.PinPackingThread),
+        Option(nameof(BatcherOptions.RunAloneWhenIdle), o => Text(o.RunAloneWhenIdle), (to, from) => to.RunAloneWhenIdle = from.RunAloneWhenIdle),
+        Option(nameof(BatcherOptions.CostModel), o => o.CostModel.ToString(), (to, from) => to.CostModel = from.CostModel),
+        Option(nameof(BatcherOptions.PerBatchCost), o => Text(o.PerBatchCost), (to, from) => to.PerBatchCost = from.PerBatchCost),
+        Option(nameof(BatcherOptions.QueueFullMode), o => o.QueueFullMode.ToString(), (to, from) => to.QueueFullMode = from.QueueFullMode),
+        Option(nameof(BatcherOptions.DefaultTimeout), o => o.DefaultTimeout is { } t ? Text(t) : "none", (to, from) => to.DefaultTimeout = from.DefaultTimeout),
+        Option(nameof(BatcherOptions.IsolateFailures), o => Text(o.IsolateFailures), (to, from) => to.IsolateFailures = from.IsolateFailures),
+        Option(nameof(BatcherOptions.PriorityLanes), o => Text(o.PriorityLanes), (to, from) => to.PriorityLanes = from.PriorityLanes),
+        Option(nameof(BatcherOptions.PriorityAging), o => Text(o.PriorityAging), (to, from) => to.PriorityAging = from.PriorityAging),
+        Option(
             nameof(BatcherOptions.CostBuckets),
             o => o.CostBuckets is { Count: > 0 } b ? "[" + string.Join(", ", b.Select(Text)) + "]" : "none",
             (to, from) => to.CostBuckets = from.CostBuckets?.ToArray()),
@@ -85,11 +85,9 @@ internal static class BatcherOptionFields
         return (next, live, restart);
     }
 
-    private static Field Live(string name, Func<BatcherOptions, string> show, Action<BatcherOptions, BatcherOptions> copy) =>
-        new(name, Live: true, show, copy);
-
-    private static Field Fixed(string name, Func<BatcherOptions, string> show, Action<BatcherOptions, BatcherOptions> copy) =>
-        new(name, Live: false, show, copy);
+    /// <summary>An option: live unless the core lists it among <see cref="CreationOnlyOptions"/>.</summary>
+    private static Field Option(string name, Func<BatcherOptions, string> show, Action<BatcherOptions, BatcherOptions> copy) =>
+        new(name, Live: !CreationOnlyOptions.Contains(name), show, copy);
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 

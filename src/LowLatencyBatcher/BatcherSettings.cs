@@ -181,22 +181,37 @@ internal sealed class BatcherSettings<TRecord>
     }
 
     /// <summary>
-    /// Checks a configuration for a running batcher: every rule of <see cref="From"/>, and the options that shape
-    /// the engine itself (queue, prefetch, workers, clock, pinning) must stay as they are.
+    /// The options that shape the engine (see <see cref="CreationOnlyOptions"/>), each with the value a reconfiguration
+    /// must keep: the one list of them.
+    /// </summary>
+    internal static readonly IReadOnlyList<(string Name, Func<BatcherSettings<TRecord>, object> Value)> CreationOnly =
+    [
+        (nameof(DynamicBatcherOptions<TRecord>.MaxQueueSize), s => s.MaxQueueSize),
+        (nameof(DynamicBatcherOptions<TRecord>.PrefetchBatches), s => s.PrefetchBatches),
+        (nameof(DynamicBatcherOptions<TRecord>.Workers), s => s.Workers),
+        (nameof(DynamicBatcherOptions<TRecord>.PinPackingThread), s => s.PinPackingThread),
+        (nameof(DynamicBatcherOptions<TRecord>.PriorityLanes), s => s.PriorityLanes),
+        (nameof(DynamicBatcherOptions<TRecord>.PriorityAging), s => s.PriorityAging),
+        (nameof(DynamicBatcherOptions<TRecord>.CostBuckets), s => "[" + string.Join(", ", s.CostBuckets) + "]"),
+        (nameof(DynamicBatcherOptions<TRecord>.TimeProvider), s => s.TimeProvider),
+    ];
+
+    /// <summary>
+    /// Checks a configuration for a running batcher: every rule of <see cref="From"/>, and the creation-only options
+    /// must stay as they are.
     /// </summary>
     public BatcherSettings<TRecord> Reconfigured(DynamicBatcherOptions<TRecord> options)
     {
         var next = From(options, UseTokenEstimates);
-        Same(next.MaxQueueSize, MaxQueueSize, nameof(options.MaxQueueSize));
-        Same(next.PrefetchBatches, PrefetchBatches, nameof(options.PrefetchBatches));
-        Same(next.Workers, Workers, nameof(options.Workers));
-        Same(next.PinPackingThread, PinPackingThread, nameof(options.PinPackingThread));
-        Same(next.PriorityLanes, PriorityLanes, nameof(options.PriorityLanes));
-        Same(next.PriorityAging, PriorityAging, nameof(options.PriorityAging));
-        Same(string.Join(",", next.CostBuckets), string.Join(",", CostBuckets), nameof(options.CostBuckets));
-        if (!ReferenceEquals(next.TimeProvider, TimeProvider))
+        foreach (var (name, value) in CreationOnly)
         {
-            throw new ArgumentException("TimeProvider can only be set when the batcher is created.", nameof(options.TimeProvider));
+            object current = value(this);
+            object asked = value(next);
+            if (!current.Equals(asked))
+            {
+                throw new ArgumentException(
+                    $"{name} can only be set when the batcher is created (it is {current}; {asked} was asked).", name);
+            }
         }
 
         return next;
@@ -208,15 +223,6 @@ internal sealed class BatcherSettings<TRecord>
         if (timeout <= TimeSpan.Zero || timeout > TimeSpan.FromMilliseconds(int.MaxValue - 1))
         {
             throw new ArgumentOutOfRangeException(name, timeout, $"{name} must be positive and finite (at most 24.8 days).");
-        }
-    }
-
-    private static void Same<T>(T value, T current, string name)
-    {
-        if (!EqualityComparer<T>.Default.Equals(value, current))
-        {
-            throw new ArgumentException(
-                $"{name} can only be set when the batcher is created (it is {current}; {value} was asked).", name);
         }
     }
 

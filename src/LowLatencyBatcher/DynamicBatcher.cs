@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using LowLatencyBatcher.Completion;
+using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
 
 namespace LowLatencyBatcher;
@@ -19,13 +20,13 @@ namespace LowLatencyBatcher;
 /// <typeparam name="TResult">The result type.</typeparam>
 public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
 {
-    private readonly ProcessFn<TRecord, TResult>? _processFn;
-    private readonly ProcessEachFn<TRecord, TResult>? _processEach;
+    private readonly ProcessCall<TRecord, TResult> _call;
     private readonly LiveSettings<TRecord> _settings;
     private readonly BatcherCounters _counters;
     private readonly CompletionPool<TResult> _completions;
     private readonly Lock _lifecycle = new();
     private volatile Pipeline<TRecord, TResult>? _pipeline;
+    private Task _lastRunWorkersExited = Task.CompletedTask; // a restart's workers start after these (see Pipeline.Start)
     private bool _disposed;
 
     /// <summary>Creates a batcher; call <see cref="StartAsync"/> before submitting.</summary>
@@ -63,8 +64,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         DynamicBatcherOptions<TRecord> options,
         bool tokenBatcher)
     {
-        _processFn = processFn;
-        _processEach = processEach;
+        _call = ProcessCall<TRecord, TResult>.Of(processFn, processEach);
         var settings = BatcherSettings<TRecord>.From(options, tokenBatcher);
         _settings = new LiveSettings<TRecord>(settings);
         _counters = new BatcherCounters(settings.TimeProvider);
@@ -93,14 +93,17 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// <summary>Whether a worker is parked and may be borrowed by the idle fast path (for tests and diagnostics).</summary>
     internal bool HasParkedWorker => _pipeline?.HasParkedWorker ?? false;
 
+    /// <summary>How many record completions the batcher keeps for reuse (for tests and diagnostics).</summary>
+    internal int CompletionsRetained => _completions.MaximumRetained;
+
     /// <summary>Sealed batches waiting for a worker right now (for tests and diagnostics).</summary>
     internal int PrefetchedBatchCount => _pipeline?.Prefetch.Count ?? 0;
 
     /// <summary>
-    /// Changes the configuration of a created or running batcher; the change applies from the next batch. Target
-    /// cost, default cost, estimators, batch sizes, timeouts, the cost model, the full-queue mode, failure isolation,
-    /// the idle fast path and the observer may change; the engine's shape (<c>MaxQueueSize</c>, <c>PrefetchBatches</c>, <c>Workers</c>, <c>TimeProvider</c>,
-    /// <c>PinPackingThread</c>) is fixed at creation.
+    /// Changes the configuration of a created or running batcher; the change applies from the next batch. Every option
+    /// may change except those of <see cref="CreationOnlyOptions"/>, which shape the engine (<c>MaxQueueSize</c>,
+    /// <c>PrefetchBatches</c>, <c>Workers</c>, <c>PinPackingThread</c>, <c>PriorityLanes</c>, <c>PriorityAging</c>,
+    /// <c>CostBuckets</c>, <c>TimeProvider</c>): a change of one of them is refused.
     /// </summary>
     /// <param name="options">The whole new configuration; it is checked like the constructor's, with the same messages.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option breaks its rule; the exception names it.</exception>
@@ -110,11 +113,17 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         lock (_lifecycle)
         {
-            _settings.Current = _settings.Current.Reconfigured(options);
+            var next = _settings.Current.Reconfigured(options);
+            _completions.RetainAtLeast(next.MaxRecordsInFlight); // more records in flight must not bring allocation back
+            _settings.Current = next;
         }
     }
 
-    /// <summary>Starts the packing thread and the workers. A stopped batcher may be started again.</summary>
+    /// <summary>
+    /// Starts the packing thread and the workers. A stopped batcher may be started again; after an aborted stop, the new
+    /// workers start only once every process call of the previous run has returned, so at most <c>Workers</c> calls
+    /// ever run at once (records submitted meanwhile are accepted and wait for them).
+    /// </summary>
     /// <exception cref="InvalidOperationException">It is already running, or a stop is still in progress.</exception>
     /// <exception cref="ObjectDisposedException">It was disposed.</exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
@@ -130,7 +139,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
                     : "The batcher is already running.");
             }
 
-            var pipeline = new Pipeline<TRecord, TResult>(_settings, _processFn, _processEach, _counters);
+            var pipeline = new Pipeline<TRecord, TResult>(_settings, _call, _counters, _lastRunWorkersExited);
             _counters.OnRunStarted();
             pipeline.Start();
             _pipeline = pipeline;
@@ -164,18 +173,18 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
 
         try
         {
-            await pipeline.Finished.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await pipeline.Run.Finished.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            if (pipeline.Finished.IsCompleted)
+            if (pipeline.Run.Finished.IsCompleted)
             {
                 EndRun(pipeline); // the drain won the race with the token: nothing to abort
                 return;
             }
 
             pipeline.Abort(cancellationToken);
-            await pipeline.Finished.ConfigureAwait(false); // the packing thread's share of the abort; it runs no user code
+            await pipeline.Run.Finished.ConfigureAwait(false); // the packing thread's share of the abort; it runs no user code
             EndRun(pipeline);
             throw;
         }
@@ -496,7 +505,12 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         var time = settings.TimeProvider;
         var limit = timeout ?? settings.DefaultTimeout;
         var line = pipeline.Intake.Line(item.Lane);
-        var waiter = line.Join(item);
+        var waiter = line.Join(item, out bool admittedAny);
+        if (admittedAny)
+        {
+            pipeline.Packer.Parker.Unpark(); // the enqueues under the line's lock were full fences, as Unpark requires
+        }
+
         bool admitted;
         try
         {
@@ -557,6 +571,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             if (_pipeline == pipeline)
             {
                 _counters.OnRunEnded(pipeline.AcceptedCount);
+                _lastRunWorkersExited = pipeline.Run.WorkersExited;
                 _pipeline = null;
             }
         }

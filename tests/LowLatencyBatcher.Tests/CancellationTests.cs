@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LowLatencyBatcher.Tests;
@@ -62,6 +63,45 @@ public class CancellationTests
         processor.Release();
         Assert.Equal(2, await batcher.SubmitAsync(2).Bounded()); // the late result was dropped without harm
         Assert.Equal(2, batcher.Stats.TotalCompleted);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // run alone on the submitter's thread: the record may complete before its token is tied
+    public async Task AResultNeverAwaitedLeavesNothingOnALongLivedToken(bool runAloneWhenIdle)
+    {
+        await using var batcher = new DynamicBatcher<int, int>(
+            (b, _) => ValueTask.FromResult(b), new DynamicBatcherOptions<int> { RunAloneWhenIdle = runAloneWhenIdle });
+        await batcher.StartAsync();
+        using var longLived = new CancellationTokenSource();
+        var completions = SubmitAndForget(batcher, longLived.Token, count: 50);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        // Never awaited, the completions never went back to the pool: only the token's registrations could keep them.
+        int alive = completions.Count(reference => reference.IsAlive);
+        Assert.True(alive == 0, $"{alive} of {completions.Count} completions are still held after their records completed");
+        Assert.Equal(50, batcher.Stats.TotalCompleted);
+    }
+
+    /// <summary>
+    /// Submits records with the token, waits until each completed, and keeps only weak references to them. Synchronous,
+    /// so no async state machine keeps a task alive.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static List<WeakReference> SubmitAndForget(DynamicBatcher<int, int> batcher, CancellationToken token, int count)
+    {
+        var source = typeof(ValueTask<int>).GetField("_obj", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        var references = new List<WeakReference>();
+        for (int i = 0; i < count; i++)
+        {
+            var task = batcher.SubmitAsync(i, cancellationToken: token);
+            Assert.True(SpinWait.SpinUntil(() => task.IsCompleted, Wait.Generous), $"record {i} did not complete");
+            references.Add(new WeakReference(source.GetValue(task)));
+        }
+
+        return references;
     }
 
     [Fact]

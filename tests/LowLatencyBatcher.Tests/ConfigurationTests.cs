@@ -77,6 +77,117 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public async Task AReconfigurationThatLetsMoreRecordsBeInFlightKeepsTheirCompletionsPooled()
+    {
+        var processor = new RecordingProcessor<int>();
+        var small = new DynamicBatcherOptions<int> { MaxBatchSize = 2, MaxQueueSize = 8, Workers = 1, PrefetchBatches = 1, RunAloneWhenIdle = false };
+        await using var batcher = new DynamicBatcher<int, int>(processor.ProcessAsync, small);
+        await batcher.StartAsync();
+        batcher.Reconfigure(new DynamicBatcherOptions<int>
+        {
+            MaxBatchSize = 64, MaxQueueSize = 8, Workers = 1, PrefetchBatches = 1, RunAloneWhenIdle = false,
+            BatchTimeout = TimeSpan.FromMinutes(1), // batches go out full (or the first, eagerly): none times out half empty
+        });
+
+        // Far more records in flight at once than the first configuration allowed (8 + 2 · 5 = 18): a batch in the
+        // worker, a full one in the prefetch slot, a full open one and the intake's 8 hold 137 to 200. The first round
+        // fills the pool.
+        const int InFlight = 120;
+        await HoldInFlightAsync();
+        long allocated = await HoldInFlightAsync();
+        Assert.True(allocated == 0, $"{allocated} bytes allocated by the submits of the second round");
+        Assert.True(batcher.CompletionsRetained >= InFlight);
+
+        // Submits records until InFlight are accepted while the process function is held, then lets them all complete.
+        // Returns the bytes the accepting submits allocated on this thread (where a completion is rented).
+        async Task<long> HoldInFlightAsync()
+        {
+            processor.Hold();
+            var results = new ValueTask<int>[InFlight];
+            long allocatedBySubmits = 0;
+            var deadline = DateTime.UtcNow + Wait.Generous;
+            for (int i = 0; i < InFlight;)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                bool accepted = batcher.TrySubmit(i, out results[i]);
+                allocatedBySubmits += GC.GetAllocatedBytesForCurrentThread() - before;
+                if (accepted)
+                {
+                    i++;
+                }
+                else
+                {
+                    if (DateTime.UtcNow > deadline)
+                    {
+                        processor.Release();
+                        Assert.Fail($"only {i} records were accepted");
+                    }
+
+                    Thread.Sleep(1); // the intake is full: the packing thread moves its records into batches
+                }
+            }
+
+            processor.Release();
+            foreach (var result in results)
+            {
+                await result;
+            }
+
+            return allocatedBySubmits;
+        }
+    }
+
+    [Fact]
+    public async Task ExactlyTheCreationOnlyOptionsAreRefusedByAReconfiguration()
+    {
+        await using var batcher = new TokenBatcher<string, int>((b, _) => ValueTask.FromResult<IReadOnlyList<int>>(new int[b.Count]));
+        await batcher.StartAsync();
+        var settable = typeof(TokenBatcherOptions<string>).GetProperties().Where(p => p.CanWrite).ToArray();
+        Assert.All(CreationOnlyOptions.Names, name => Assert.Contains(settable, p => p.Name == name));
+        int checkedOptions = 0;
+        foreach (var property in settable)
+        {
+            var options = new TokenBatcherOptions<string>();
+            object? changed = Changed(property.PropertyType, property.GetValue(options));
+            if (changed is null)
+            {
+                // A function or an observer: values with no order or size, never part of the engine's shape.
+                Assert.False(CreationOnlyOptions.Contains(property.Name), property.Name);
+                continue;
+            }
+
+            property.SetValue(options, changed);
+            var refusal = Record.Exception(() => batcher.Reconfigure(options));
+            if (CreationOnlyOptions.Contains(property.Name))
+            {
+                Assert.Equal(property.Name, Assert.IsType<ArgumentException>(refusal).ParamName);
+            }
+            else
+            {
+                Assert.True(refusal is null, $"{property.Name} was refused: {refusal?.Message}");
+            }
+
+            batcher.Reconfigure(new TokenBatcherOptions<string>());
+            checkedOptions++;
+        }
+
+        Assert.True(checkedOptions >= 20, $"only {checkedOptions} options were tried");
+
+        static object? Changed(Type type, object? value) => type switch
+        {
+            _ when type == typeof(int) => (int)value! + 1,
+            _ when type == typeof(int?) => 7,
+            _ when type == typeof(bool) => !(bool)value!,
+            _ when type == typeof(TimeSpan) => (TimeSpan)value! + TimeSpan.FromMilliseconds(1),
+            _ when type == typeof(TimeSpan?) => TimeSpan.FromSeconds(3),
+            _ when type.IsEnum => Enum.GetValues(type).Cast<object>().First(v => !v.Equals(value)),
+            _ when type == typeof(IReadOnlyList<int>) => new[] { 5 },
+            _ when type == typeof(TimeProvider) => new FakeTimeProvider(),
+            _ => null,
+        };
+    }
+
+    [Fact]
     public async Task AnInvalidOrStructuralReconfigurationIsRefusedAndChangesNothing()
     {
         var processor = new RecordingProcessor<int>();

@@ -154,6 +154,65 @@ public class LifecycleTests
     }
 
     [Fact]
+    public async Task ARestartAfterAnAbortedStopNeverRunsMoreProcessCallsThanWorkers()
+    {
+        var hung = new TaskCompletionSource<IReadOnlyList<int>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondCallStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0, inside = 0, mostInside = 0;
+        await using var batcher = new DynamicBatcher<int, int>(
+            async (batch, _) =>
+            {
+                int now = Interlocked.Increment(ref inside);
+                InterlockedMax(ref mostInside, now);
+                try
+                {
+                    if (Interlocked.Increment(ref calls) == 1)
+                    {
+                        return await hung.Task; // the first call ignores its token
+                    }
+
+                    secondCallStarted.TrySetResult();
+                    return batch.ToArray();
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref inside);
+                }
+            },
+            new DynamicBatcherOptions<int> { Workers = 1 });
+        await batcher.StartAsync();
+        var lost = batcher.SubmitAsync(1).AsTask();
+        await Wait.UntilAsync(() => Volatile.Read(ref inside) == 1, "the first call hangs");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => batcher.StopAsync(new CancellationToken(canceled: true))).Bounded();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lost).Bounded();
+
+        await batcher.StartAsync();
+        var next = batcher.SubmitAsync(2).AsTask();
+        // The new run's worker must wait for the old call: give it time to (wrongly) start a second one.
+        bool startedBeside = await Task.WhenAny(secondCallStarted.Task, Task.Delay(500)) == secondCallStarted.Task;
+        hung.SetResult([1]);
+        Assert.Equal(2, await next.Bounded());
+        Assert.False(startedBeside, "a process call of the new run started while the old one still ran");
+        Assert.Equal(1, mostInside);
+        await batcher.StopAsync().Bounded();
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen = Volatile.Read(ref target);
+        while (value > seen)
+        {
+            int previous = Interlocked.CompareExchange(ref target, value, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
+
+    [Fact]
     public async Task SubmittersWaitingForRoomWhenStopBeginsAreRefusedNotLeftWaiting()
     {
         var processor = new RecordingProcessor<int>();

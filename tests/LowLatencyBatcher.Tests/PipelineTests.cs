@@ -12,9 +12,9 @@ public class PipelineTests
 
         // At most alive at once: one open batch per bucket (3), the prefetched one and the worker's one.
         const int Alive = 3 + 1 + 1;
-        var first = Enumerable.Range(0, Alive).Select(_ => pipeline.RentBatch()).ToList();
-        first.ForEach(pipeline.ReturnBatch);
-        var second = Enumerable.Range(0, Alive).Select(_ => pipeline.RentBatch()).ToList();
+        var first = Enumerable.Range(0, Alive).Select(_ => pipeline.Batches.Rent()).ToList();
+        first.ForEach(pipeline.Batches.Return);
+        var second = Enumerable.Range(0, Alive).Select(_ => pipeline.Batches.Rent()).ToList();
 
         Assert.All(second, batch => Assert.Contains(first, kept => ReferenceEquals(kept, batch))); // none was allocated
     }
@@ -24,11 +24,11 @@ public class PipelineTests
     {
         var pipeline = NewPipeline(new DynamicBatcherOptions<int>());
         var defect = new InvalidOperationException("a defect");
-        pipeline.FailFromPackingThread(defect);
+        pipeline.Run.FailFromPackingThread(defect);
         pipeline.BeginStop();
         pipeline.Abort(new CancellationToken(canceled: true));
 
-        Assert.Same(defect, Assert.IsType<InvalidOperationException>(pipeline.AbortError).InnerException);
+        Assert.Same(defect, Assert.IsType<InvalidOperationException>(pipeline.Run.AbortError).InnerException);
     }
 
     [Fact]
@@ -41,13 +41,16 @@ public class PipelineTests
         second.Cancel();
         pipeline.BeginStop();
         pipeline.Abort(first.Token);
-        var error = pipeline.AbortError;
+        var error = pipeline.Run.AbortError;
         pipeline.Abort(second.Token);
 
-        Assert.Same(error, pipeline.AbortError);
-        Assert.Equal(first.Token, Assert.IsType<OperationCanceledException>(pipeline.AbortError).CancellationToken);
+        Assert.Same(error, pipeline.Run.AbortError);
+        Assert.Equal(first.Token, Assert.IsType<OperationCanceledException>(pipeline.Run.AbortError).CancellationToken);
     }
 
     private static Pipeline<int, int> NewPipeline(DynamicBatcherOptions<int> options) =>
-        new(new LiveSettings<int>(BatcherSettings<int>.From(options, tokenBatcher: false)), Echo, null, new Completion.BatcherCounters(TimeProvider.System));
+        new(
+            new LiveSettings<int>(BatcherSettings<int>.From(options, tokenBatcher: false)),
+            Handoff.ProcessCall<int, int>.Of(Echo, null),
+            new Completion.BatcherCounters(TimeProvider.System));
 }

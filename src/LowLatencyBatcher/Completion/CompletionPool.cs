@@ -10,13 +10,33 @@ namespace LowLatencyBatcher.Completion;
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class CompletionPool<TResult>
 {
-    private readonly DefaultObjectPool<RecordCompletion<TResult>> _pool;
+    private readonly Policy _policy;
+    private volatile DefaultObjectPool<RecordCompletion<TResult>> _pool;
 
     /// <summary>Creates a pool that retains up to <paramref name="maximumRetained"/> completions.</summary>
     public CompletionPool(int maximumRetained, BatcherCounters counters)
     {
         Counters = counters;
-        _pool = new DefaultObjectPool<RecordCompletion<TResult>>(new Policy(this), maximumRetained);
+        _policy = new Policy(this);
+        _pool = new DefaultObjectPool<RecordCompletion<TResult>>(_policy, maximumRetained);
+        MaximumRetained = maximumRetained;
+    }
+
+    /// <summary>How many completions the pool keeps for reuse.</summary>
+    public int MaximumRetained { get; private set; }
+
+    /// <summary>
+    /// Makes the pool keep at least <paramref name="maximumRetained"/> completions (a reconfiguration that lets more
+    /// records be in flight). The completions kept so far are left to the collector once: those in use return to the
+    /// new pool. Never shrinks. Callers serialize (the batcher's lifecycle lock).
+    /// </summary>
+    public void RetainAtLeast(int maximumRetained)
+    {
+        if (maximumRetained > MaximumRetained)
+        {
+            _pool = new DefaultObjectPool<RecordCompletion<TResult>>(_policy, maximumRetained);
+            MaximumRetained = maximumRetained;
+        }
     }
 
     /// <summary>The counters that completions made outside a batch (caller cancellations) report to.</summary>

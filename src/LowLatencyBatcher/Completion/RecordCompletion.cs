@@ -65,6 +65,14 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         if (cancellationToken.CanBeCanceled)
         {
             _registration = cancellationToken.UnsafeRegister(s_onCallerCancelled, this);
+            // The record may have completed already (a worker was quick): its completer found no registration to take
+            // off. Full fence between the store above and the read below; the completer's CAS to done is one before it
+            // reads the registration (Dekker): one of the two takes it off.
+            Interlocked.MemoryBarrier();
+            if ((Volatile.Read(ref _state) & PhaseMask) == Done)
+            {
+                ReleaseToken();
+            }
         }
     }
 
@@ -122,6 +130,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Release(bool inline)
     {
+        ReleaseToken();
         _core.RunContinuationsAsynchronously = !inline;
         var error = _heldError;
         var result = _heldResult;
@@ -149,6 +158,7 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         }
 
         _pool.Counters.AddCancelled(1);
+        ReleaseToken();
         _core.RunContinuationsAsynchronously = true;
         _core.SetException(exception);
         return true;
@@ -224,10 +234,25 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
             if (Interlocked.CompareExchange(ref completion._state, Pack(generation, Done), queued) == queued)
             {
                 completion._pool.Counters.AddTimedOut(1); // counted before the caller can see it
+                completion.ReleaseToken();
                 completion._core.RunContinuationsAsynchronously = true;
                 completion._core.SetException(new TimeoutException(
                     $"The record was not handed to a worker within its timeout of {timeout.TotalMilliseconds:0.###} ms."));
             }
+        }
+    }
+
+    /// <summary>
+    /// Takes this use's callback off the caller's token as soon as the use is done (whoever completes it), so a result
+    /// that is never awaited leaves nothing on a long-lived token. Does not wait for a callback running right now
+    /// (it finds the use done and does nothing); <see cref="Recycle"/> waits for it before the object is reused.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ReleaseToken()
+    {
+        if (_registration.Token.CanBeCanceled)
+        {
+            _registration.Unregister();
         }
     }
 

@@ -18,9 +18,8 @@ namespace LowLatencyBatcher.Handoff;
 /// consumed before the signal is reset again. A submitter borrows only a <c>Parked</c> worker (never one re-checking),
 /// so a worker never runs a batch while it is borrowed; the submitter puts it back to <c>Parked</c> and wakes it if
 /// a batch arrived meanwhile.</para>
-/// <para>Aborted stops: the batch in hand is published in <c>_current</c> with an exchange before the abort flag is
-/// read; the stopping thread sets the flag before it exchanges <c>_current</c> out. Whoever takes the batch out of
-/// <c>_current</c> owns it: the stopping thread fails its records and drops it, the worker recycles it.</para>
+/// <para>Running a batch (the process call, settling, counting, the observer) is its <see cref="Runner"/>'s job; the
+/// worker decides when, and how the batch's callers are resumed.</para>
 /// </remarks>
 internal sealed class Worker<TRecord, TResult>
 {
@@ -30,45 +29,47 @@ internal sealed class Worker<TRecord, TResult>
     private const int Borrowed = 3;
     private const int SpinsForWake = 20;
 
-    private readonly Pipeline<TRecord, TResult> _pipeline;
+    private readonly BatchRing<Batch<TRecord, TResult>> _prefetch;
+    private readonly IPackingSide _packer;
+    private readonly RunLifetime _run;
+    private readonly TimeProvider _time;
     private readonly WorkerSignal _signal = new();
-    private readonly Action<Batch<TRecord, TResult>> _recycle;
     private readonly Action _finishBorrowed;
-    private readonly WorkerTally _tally;
-    private Batch<TRecord, TResult>? _current;
     private int _state;
     private ValueTask _borrowedRun; // the run of a borrowing submitter that went asynchronous
 
-    // The last batch of the worker's own loop, whose callers wait to be resumed (see RunAsync) and what recycles it.
-    private FinishedBatch _finished;
+    // The last batch of the worker's own loop, whose callers wait to be resumed (see RunAsync), and what recycles it.
     private Batch<TRecord, TResult>? _waitingCallers;
+    private Action<Batch<TRecord, TResult>>? _waitingRecycle;
     private int _owesCallers; // 1 from the end of a batch until its callers are resumed (or handed to the pool)
     private readonly Action<Batch<TRecord, TResult>> _recycleThenPack;
     private readonly Action<Batch<TRecord, TResult>> _packAfterRelease;
-    private Action<Batch<TRecord, TResult>>? _waitingRecycle;
 
-    // The outcome of the batch in hand, summed over its calls (several when failure isolation retries it).
-    private int _completed;
-    private int _failed;
-    private Exception? _firstError;
-
-    /// <summary>What one call of the process function gave: its results (list-returning shape), or what it threw.</summary>
-    private readonly record struct CallResult(IReadOnlyList<TResult>? Results, Exception? Error);
-
-    /// <summary>Creates a worker of <paramref name="pipeline"/>.</summary>
-    public Worker(Pipeline<TRecord, TResult> pipeline)
+    /// <summary>Creates a worker that takes batches from <paramref name="prefetch"/> and runs them with <paramref name="runner"/>.</summary>
+    public Worker(
+        BatchRing<Batch<TRecord, TResult>> prefetch,
+        IPackingSide packer,
+        RunLifetime run,
+        BatchPool<TRecord, TResult> batches,
+        BatchRunner<TRecord, TResult> runner,
+        TimeProvider time)
     {
-        _pipeline = pipeline;
-        _recycle = pipeline.ReturnBatch;
+        _prefetch = prefetch;
+        _packer = packer;
+        _run = run;
+        _time = time;
+        Runner = runner;
         _recycleThenPack = batch =>
         {
-            pipeline.ReturnBatch(batch);
-            PackAfterResuming(pipeline);
+            batches.Return(batch);
+            PackAfterResuming(packer);
         };
-        _packAfterRelease = _ => PackAfterResuming(pipeline);
-        _tally = pipeline.Counters.NewWorkerTally();
+        _packAfterRelease = _ => PackAfterResuming(packer);
         _finishBorrowed = FinishBorrowed;
     }
+
+    /// <summary>Runs the worker's batches through the process function.</summary>
+    public BatchRunner<TRecord, TResult> Runner { get; }
 
     /// <summary>True while the worker waits for a batch (and is not borrowed).</summary>
     /// <remarks>
@@ -122,11 +123,11 @@ internal sealed class Worker<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public long RunBorrowed(Batch<TRecord, TResult> batch, long started)
     {
-        var run = RunBatchAsync(batch, started);
+        var run = Runner.RunAsync(batch, started);
         if (run.IsCompleted)
         {
             run.GetAwaiter().GetResult();
-            long ended = _finished.Ended; // the process call ended: only bookkeeping is left
+            long ended = Runner.Finished.Ended; // the process call ended: only bookkeeping is left
             FinishBatch(borrowed: true);
             GiveBack();
             return ended == 0 ? started : ended;
@@ -134,7 +135,7 @@ internal sealed class Worker<TRecord, TResult>
 
         _borrowedRun = run; // one borrowed run at a time: the worker is ours until GiveBack
         run.GetAwaiter().UnsafeOnCompleted(_finishBorrowed);
-        return _pipeline.Settings.TimeProvider.GetTimestamp();
+        return _time.GetTimestamp();
     }
 
     private void FinishBorrowed()
@@ -162,8 +163,7 @@ internal sealed class Worker<TRecord, TResult>
         // Full fence: the store is ordered before the reads of the ring below, and the packing thread publishes a
         // batch with a full fence before it reads our state (Dekker): one of us sees the other.
         Interlocked.Exchange(ref _state, Parked);
-        var prefetch = _pipeline.Prefetch;
-        if (!prefetch.IsEmpty || prefetch.IsCompleted)
+        if (!_prefetch.IsEmpty || _prefetch.IsCompleted)
         {
             TryWake();
         }
@@ -171,12 +171,9 @@ internal sealed class Worker<TRecord, TResult>
         WakePackerIfHolding();
     }
 
-    /// <summary>Takes the batch in hand away from the worker (an aborted stop); null when it holds none.</summary>
-    public Batch<TRecord, TResult>? TakeCurrentBatch() => Interlocked.Exchange(ref _current, null);
-
     private async Task RunAsync()
     {
-        var prefetch = _pipeline.Prefetch;
+        var prefetch = _prefetch;
         try
         {
             while (true)
@@ -204,7 +201,7 @@ internal sealed class Worker<TRecord, TResult>
                             // the thread back: callers' code never runs inside the worker, so a continuation that
                             // blocks cannot stop the batches. The resumer then packs their new records itself.
                             Interlocked.CompareExchange(ref _state, Parked, Announced); // a full fence either way
-                            if (!ResumeWaitingCallers() && _pipeline.Packer.HoldsRecords && !_pipeline.Packer.TryPackFromWorker())
+                            if (!ResumeWaitingCallers() && _packer.HoldsRecords && !_packer.TryPackFromWorker())
                             {
                                 SpinForWake(); // the packing thread has the token: it packs them, and wakes us if so
                             }
@@ -227,13 +224,13 @@ internal sealed class Worker<TRecord, TResult>
 
                 ResumeWaitingCallers(); // more work came: the callers must not wait for it
                 WakePackerIfHolding(); // the dequeue's CAS was the full fence: a prefetch slot is free
-                await RunBatchAsync(batch);
+                await Runner.RunAsync(batch);
                 FinishBatch(borrowed: false);
             }
         }
         finally
         {
-            _pipeline.OnParticipantExited();
+            _run.OnWorkerExited();
         }
     }
 
@@ -252,7 +249,7 @@ internal sealed class Worker<TRecord, TResult>
         var recycle = _waitingRecycle;
         _waitingRecycle = null;
         Interlocked.Exchange(ref _owesCallers, 0);
-        batch.ReleaseHeld(CallerResumption.Queue, recycle is null ? _packAfterRelease : _recycleThenPack);
+        batch.Outcomes.Release(CallerResumption.Queue, recycle is null ? _packAfterRelease : _recycleThenPack);
         return true;
     }
 
@@ -260,10 +257,10 @@ internal sealed class Worker<TRecord, TResult>
     /// The end of a resumption handed to the pool: the resumer no longer holds the packing thread back, and packs
     /// what its callers submitted itself (or wakes the packing thread, when that one holds the token).
     /// </summary>
-    private static void PackAfterResuming(Pipeline<TRecord, TResult> pipeline)
+    private static void PackAfterResuming(IPackingSide packer)
     {
-        pipeline.Packer.RemovePackingResumer();
-        pipeline.Packer.TryPackFromWorker();
+        packer.RemovePackingResumer();
+        packer.TryPackFromWorker();
     }
 
     /// <summary>
@@ -284,246 +281,18 @@ internal sealed class Worker<TRecord, TResult>
     /// <summary>
     /// An idle worker lets an open batch go out eagerly (rule 3), and a freed prefetch slot lets a full one out (rule
     /// 4): wake the packing thread if it parked holding records. Called after the full fence that made this worker's
-    /// change visible (see <see cref="PackingLoop{TRecord, TResult}.HoldsRecords"/>).
+    /// change visible (see <see cref="IPackingSide.HoldsRecords"/>).
     /// </summary>
     private void WakePackerIfHolding()
     {
-        if (_pipeline.Packer.HoldsRecords)
+        if (_packer.HoldsRecords)
         {
-            _pipeline.Packer.Parker.Unpark();
+            _packer.Wake();
         }
     }
 
     /// <summary>
-    /// Runs one batch through the process function, settles and counts its records: for the worker's own loop, or for
-    /// a submitter that borrowed this worker. Completes synchronously when the process function does. The caller then
-    /// calls <see cref="FinishBatch"/>. <paramref name="started"/>: when the batch started, on the batcher's clock
-    /// (0: now).
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask RunBatchAsync(Batch<TRecord, TResult> batch, long started = 0)
-    {
-        if (!BeginBatch(batch))
-        {
-            return;
-        }
-
-        var counters = _pipeline.Counters;
-        var time = _pipeline.Settings.TimeProvider;
-        if (started == 0)
-        {
-            started = time.GetTimestamp();
-        }
-
-        counters.Busy.Enter(counters.MicrosecondsAt(started));
-        // Called inline, not through CallAsync: the process function runs directly in the worker's own context.
-        IReadOnlyList<TResult>? results = null;
-        Exception? error = null;
-        try
-        {
-            if (_pipeline.ProcessEach is { } processEach)
-            {
-                await processEach(batch, _pipeline.ProcessCancellation);
-            }
-            else
-            {
-                results = await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation);
-            }
-        }
-        catch (Exception e)
-        {
-            error = e;
-        }
-
-        if (!Settle(batch, results, error, isolating: _pipeline.IsolateFailures))
-        {
-            await IsolateAsync(batch, batch.GatherUnsettled()); // the failure path: may allocate
-        }
-
-        long ended = time.GetTimestamp();
-        counters.Busy.Exit(counters.MicrosecondsAt(ended));
-        EndBatch(batch, started, ended);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Report(Batch<TRecord, TResult> batch, Exception? error, long started, long ended)
-    {
-        if (_pipeline.Observer is not { } observer)
-        {
-            return;
-        }
-
-        try
-        {
-            observer.OnBatchCompleted(new BatchReport
-            {
-                Records = batch.LiveCount,
-                Cost = batch.LiveCost,
-                Reason = batch.Reason,
-                Duration = _pipeline.Settings.TimeProvider.GetElapsedTime(started, ended),
-                Error = error,
-                SubmitTimestamps = batch.LiveArrivals,
-                CompletedTimestamp = _pipeline.Settings.TimeProvider.GetTimestamp(),
-            });
-        }
-        catch (Exception)
-        {
-            // Documented on IBatchObserver: an observer must never fail records or stop a worker.
-        }
-    }
-
-    /// <summary>Claims the batch's live records; false when there is nothing to run (the batch was dealt with).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool BeginBatch(Batch<TRecord, TResult> batch)
-    {
-        Interlocked.Exchange(ref _current, batch); // full fence before the abort flag is read (see the remarks)
-        if (_pipeline.IsAborting)
-        {
-            if (TakeCurrentBatch() == batch)
-            {
-                batch.FailAll(_pipeline.AbortError);
-                _pipeline.ReturnBatch(batch);
-            }
-
-            return false;
-        }
-
-        if (batch.ClaimLiveRecords() == 0)
-        {
-            if (TakeCurrentBatch() == batch)
-            {
-                _pipeline.ReturnBatch(batch); // every record was cancelled while it waited
-            }
-
-            return false;
-        }
-
-        _tally.AddBatch(batch.Count, batch.LiveCost, batch.Reason);
-        return true;
-    }
-
-    /// <summary>
-    /// Gives the window's records the outcome of one call. False (nothing settled) when the call threw, failure
-    /// isolation is on, and more than one record is left without an outcome: they are to be retried in halves.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool Settle(Batch<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating)
-    {
-        if (_pipeline.ProcessEach is not null)
-        {
-            // A call of several records that threw: retry those left without an outcome, even a single one, since
-            // it has not failed in a call of its own yet.
-            if (error is not null && isolating && batch.Count > 1 && batch.GatherUnsettled() > 0)
-            {
-                return false;
-            }
-
-            error ??= batch.CountUnsettled() == 0 ? null : new InvalidOperationException(
-                $"The process function completed without an outcome for {batch.CountUnsettled()} of the batch's " +
-                $"{batch.Count} records; it must give each record a result or an exception.");
-        }
-        else if (error is null)
-        {
-            int? resultCount;
-            try
-            {
-                resultCount = results?.Count;
-            }
-            catch (Exception e)
-            {
-                resultCount = null;
-                error = e;
-            }
-
-            if (error is null && resultCount != batch.Count)
-            {
-                error = new InvalidOperationException(
-                    $"The process function returned {(resultCount is int n ? n.ToString() : "null")} results for a batch " +
-                    $"of {batch.Count} records; it must return exactly one result per record.");
-            }
-            else if (error is null)
-            {
-                _completed += batch.CompleteWith(results!);
-                return true;
-            }
-        }
-        else if (isolating && batch.Count > 1)
-        {
-            return false;
-        }
-
-        if (error is not null)
-        {
-            int failed = batch.FailUnsettled(error);
-            _completed += failed;
-            _failed += failed;
-            _firstError ??= error;
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// Failure isolation: retries the <paramref name="count"/> records at the front of the window in two halves, each
-    /// half again in halves while it fails, so only a record that fails in a call of its own gets the exception. One
-    /// bad record among n costs about 2·log2(n) extra calls.
-    /// </summary>
-    private async ValueTask IsolateAsync(Batch<TRecord, TResult> batch, int count)
-    {
-        int start = batch.WindowStart;
-        if (count == 1)
-        {
-            await RunPartAsync(batch, start, 1);
-            return;
-        }
-
-        int half = count / 2;
-        await RunPartAsync(batch, start, half);
-        await RunPartAsync(batch, start + half, count - half);
-    }
-
-    private async ValueTask RunPartAsync(Batch<TRecord, TResult> batch, int start, int count)
-    {
-        batch.SetWindow(start, count);
-        var call = await CallAsync(batch);
-        if (!Settle(batch, call.Results, call.Error, isolating: count > 1))
-        {
-            await IsolateAsync(batch, batch.GatherUnsettled());
-        }
-    }
-
-    /// <summary>Runs the process function once on the batch's window (the isolation retries).</summary>
-    private async ValueTask<CallResult> CallAsync(Batch<TRecord, TResult> batch)
-    {
-        try
-        {
-            if (_pipeline.ProcessEach is { } processEach)
-            {
-                await processEach(batch, _pipeline.ProcessCancellation);
-                return default;
-            }
-
-            return new CallResult(await _pipeline.ProcessFn!(batch, _pipeline.ProcessCancellation), null);
-        }
-        catch (Exception e)
-        {
-            return new CallResult(null, e);
-        }
-    }
-
-    /// <summary>Counts the batch's outcome and keeps what the observer and the callers are to be given next.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void EndBatch(Batch<TRecord, TResult> batch, long started, long ended)
-    {
-        _tally.AddOutcome(_completed, _failed);
-        _finished = new FinishedBatch(batch, _firstError, started, ended, TakeCurrentBatch() == batch ? _recycle : null);
-        _completed = 0;
-        _failed = 0;
-        _firstError = null;
-    }
-
-    /// <summary>
-    /// Reports the batch just run to the observer, then lets its callers have their outcomes: counted first, so a
+    /// Reports the batch just run to the observer (through the runner), then lets its callers have their outcomes: counted first, so a
     /// caller that has its result finds it in the stats. Called from the flow that runs the batches (the worker's own
     /// loop, or the borrowing submitter), so the observer runs there too. A borrowing submitter releases on its own
     /// thread (its caller may not even be waiting yet); the worker's loop keeps the batch until it parks or takes its
@@ -532,29 +301,23 @@ internal sealed class Worker<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FinishBatch(bool borrowed)
     {
-        var finished = _finished;
-        _finished = default;
+        var finished = Runner.TakeFinished();
         if (finished.Batch is not { } batch)
         {
             return; // nothing ran (every record had been cancelled, or a stop was aborted)
         }
 
-        Report(batch, finished.Error, finished.Started, finished.Ended);
         if (borrowed)
         {
-            batch.ReleaseHeld(CallerResumption.Direct, finished.Recycle);
+            batch.Outcomes.Release(CallerResumption.Direct, finished.Recycle);
             return;
         }
 
         // Until those callers are resumed this worker is not idle, and their new records need no wake of the packing
-        // thread: whoever resumes them packs right after (rule 3, and see PackingLoop.ResumerWillPack).
+        // thread: whoever resumes them packs right after (rule 3, and see IPackingSide.AddPackingResumer).
         Volatile.Write(ref _owesCallers, 1);
-        _pipeline.Packer.AddPackingResumer(); // a full fence: the flag is visible before any caller is resumed
+        _packer.AddPackingResumer(); // a full fence: the flag is visible before any caller is resumed
         _waitingCallers = batch;
         _waitingRecycle = finished.Recycle;
     }
-
-    /// <summary>A batch whose process call is over, waiting for its report and the release of its callers.</summary>
-    private readonly record struct FinishedBatch(
-        Batch<TRecord, TResult>? Batch, Exception? Error, long Started, long Ended, Action<Batch<TRecord, TResult>>? Recycle);
 }

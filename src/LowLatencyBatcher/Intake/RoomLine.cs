@@ -26,9 +26,11 @@ internal sealed class RoomLine<T>(IntakeRing<T> ring)
 
     /// <summary>
     /// Joins the end of the line with <paramref name="item"/> and admits what fits. The waiter's task completes with
-    /// true once its item is in the ring, or false if the ring closed first.
+    /// true once its item is in the ring, or false if the ring closed first. <paramref name="admittedAny"/> says
+    /// whether this call put records into the ring (this one, or others that waited before it): the caller then wakes
+    /// the consumer, since the admitted waiters' own continuations run only later, on the thread pool.
     /// </summary>
-    public Waiter Join(in T item)
+    public Waiter Join(in T item, out bool admittedAny)
     {
         var waiter = new Waiter(item);
         lock (_lock)
@@ -36,7 +38,7 @@ internal sealed class RoomLine<T>(IntakeRing<T> ring)
             waiter.Node = _line.AddLast(waiter);
             Volatile.Write(ref _count, _line.Count);
             Interlocked.MemoryBarrier(); // the waiter is visible before the ring's head is read (see the remarks)
-            AdmitLocked();
+            admittedAny = AdmitLocked();
         }
 
         return waiter;
@@ -83,20 +85,29 @@ internal sealed class RoomLine<T>(IntakeRing<T> ring)
         }
     }
 
-    private void AdmitLocked()
+    /// <summary>
+    /// Moves records from the front of the line into the ring while they fit; returns whether any went in. Runs no
+    /// caller code under the lock (the waiters' continuations are queued to the pool), so the consumer that takes the
+    /// lock after publishing room waits at most for this loop.
+    /// </summary>
+    private bool AdmitLocked()
     {
+        bool admitted = false;
         while (_line.First is { } first)
         {
             var outcome = ring.TryEnqueue(first.Value.Item);
             if (outcome == EnqueueOutcome.Full)
             {
-                return;
+                return admitted;
             }
 
             _line.RemoveFirst();
             Volatile.Write(ref _count, _line.Count);
+            admitted |= outcome == EnqueueOutcome.Enqueued;
             first.Value.Admitted.TrySetResult(outcome == EnqueueOutcome.Enqueued);
         }
+
+        return admitted;
     }
 
     /// <summary>One submitter in the line.</summary>

@@ -19,7 +19,7 @@ namespace LowLatencyBatcher.Packing;
 /// <para>Each lane has a head slot: the record taken from its ring but not placed yet (it did not fit a full batch, or
 /// another lane's record went first). A record waits there, never goes back, so order within a lane holds.</para>
 /// </remarks>
-internal sealed class PackingLoop<TRecord, TResult>
+internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
 {
     private const int SpinsBeforePark = 20;
     private const int ResumerParkMilliseconds = 2;
@@ -29,14 +29,18 @@ internal sealed class PackingLoop<TRecord, TResult>
     // deadline, and a short real-time poll covers a clock moved while the timer was being armed.
     private const int CustomClockPollMilliseconds = 20;
 
-    private readonly Pipeline<TRecord, TResult> _pipeline;
+    private readonly LiveSettings<TRecord> _live;
     private readonly IntakeLanes<IntakeItem<TRecord, TResult>> _intake;
     private readonly BatchRing<Batch<TRecord, TResult>> _prefetch;
+    private readonly BatchPool<TRecord, TResult> _batches;
+    private readonly WorkerSet<TRecord, TResult> _workers;
+    private readonly RunLifetime _run;
     private readonly PackingRules _shape; // lanes, ageing and buckets: fixed for the batcher's life
     private readonly TimeProvider _time;
+    private readonly bool _pin;
     private readonly ITimer? _deadlineTimer;
 
-    // Owned by the packing thread.
+    // Owned by whoever holds the packing token.
     private readonly IntakeItem<TRecord, TResult>[] _heads; // per lane; Completion == null when empty
     private readonly long[] _headArrivals;
     private readonly Batch<TRecord, TResult>?[] _open; // per bucket
@@ -44,14 +48,28 @@ internal sealed class PackingLoop<TRecord, TResult>
     private int _holdsRecords; // see HoldsRecords
     private long _handedOff; // records taken from the intake that left this thread (sent in a batch, or dropped dead)
 
-    /// <summary>Creates the loop of <paramref name="pipeline"/>; <see cref="Start"/> runs it.</summary>
-    public PackingLoop(Pipeline<TRecord, TResult> pipeline)
+    /// <summary>
+    /// Creates the loop that packs <paramref name="intake"/> into batches from <paramref name="batches"/> for
+    /// <paramref name="prefetch"/>, waking <paramref name="workers"/>; <see cref="Start"/> runs it.
+    /// </summary>
+    public PackingLoop(
+        LiveSettings<TRecord> live,
+        IntakeLanes<IntakeItem<TRecord, TResult>> intake,
+        BatchRing<Batch<TRecord, TResult>> prefetch,
+        BatchPool<TRecord, TResult> batches,
+        WorkerSet<TRecord, TResult> workers,
+        RunLifetime run)
     {
-        _pipeline = pipeline;
-        _intake = pipeline.Intake;
-        _prefetch = pipeline.Prefetch;
-        _shape = pipeline.Settings.Rules;
-        _time = pipeline.Settings.TimeProvider;
+        var settings = live.Current;
+        _live = live;
+        _intake = intake;
+        _prefetch = prefetch;
+        _batches = batches;
+        _workers = workers;
+        _run = run;
+        _shape = settings.Rules;
+        _time = settings.TimeProvider;
+        _pin = settings.PinPackingThread;
         _heads = new IntakeItem<TRecord, TResult>[_intake.Count];
         _headArrivals = new long[_intake.Count];
         _open = new Batch<TRecord, TResult>?[_shape.BucketCount];
@@ -65,6 +83,9 @@ internal sealed class PackingLoop<TRecord, TResult>
 
     /// <summary>Parks the packing thread; submits, workers and stops wake it through <see cref="Parker.Unpark"/>.</summary>
     public Parker Parker { get; } = new();
+
+    /// <inheritdoc />
+    public void Wake() => Parker.Unpark();
 
     /// <summary>
     /// Records taken from the intake that have left the packing thread: sent in a batch to the prefetch ring, or dropped
@@ -93,7 +114,7 @@ internal sealed class PackingLoop<TRecord, TResult>
 
     private void Run()
     {
-        if (_pipeline.Settings.PinPackingThread)
+        if (_pin)
         {
             PinnedCpu = ThreadAffinity.TryPinCurrentThread();
         }
@@ -105,13 +126,14 @@ internal sealed class PackingLoop<TRecord, TResult>
         catch (Exception e)
         {
             // Only a defect of ours lands here (this thread runs no caller code): fail what was accepted, loudly.
-            _pipeline.FailFromPackingThread(e);
+            _run.FailFromPackingThread(e);
+            _intake.Close();
             AbortDrain();
         }
         finally
         {
             _deadlineTimer?.Dispose();
-            _pipeline.OnPackingThreadExited();
+            _run.OnPackingThreadExited();
         }
     }
 
@@ -125,7 +147,7 @@ internal sealed class PackingLoop<TRecord, TResult>
             {
                 resumerSeenAt = 0;
             }
-            else if (!_pipeline.IsAborting && !_intake.IsClosed
+            else if (!_run.IsAborting && !_intake.IsClosed
                 && (resumerSeenAt == 0 || Environment.TickCount64 - resumerSeenAt <= ResumerParkMilliseconds))
             {
                 // Callers are being resumed, and their resumer packs what they submit right after: stay out of its way
@@ -156,7 +178,7 @@ internal sealed class PackingLoop<TRecord, TResult>
             int sleepMilliseconds;
             try
             {
-                if (_pipeline.IsAborting)
+                if (_run.IsAborting)
                 {
                     AbortDrain();
                     return;
@@ -166,13 +188,13 @@ internal sealed class PackingLoop<TRecord, TResult>
                 if (IsFinished)
                 {
                     _prefetch.Complete();
-                    _pipeline.WakeAllWorkers();
+                    _workers.WakeAll();
                     // A safety net for the end of a run: until every worker has seen the end, wake the parked ones again
                     // now and then (a wake is a CAS on the worker's state, so a repeated one is harmless).
-                    while (_pipeline.WorkersRunning > 0 && !_pipeline.IsAborting)
+                    while (_run.WorkersRunning > 0 && !_run.IsAborting)
                     {
                         Thread.Sleep(1);
-                        _pipeline.WakeAllWorkers();
+                        _workers.WakeAll();
                     }
 
                     return;
@@ -236,7 +258,7 @@ internal sealed class PackingLoop<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryPackFromWorker()
     {
-        if (_pipeline.IsAborting || !TryTakeToken())
+        if (_run.IsAborting || !TryTakeToken())
         {
             // The packing thread holds the token. Submitters skipped its wake while their callers were being resumed;
             // if it flagged itself parked before their records were published, wake it (its re-check covers the rest).
@@ -359,7 +381,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         int picked = -1;
         reason = DispatchReason.None;
         bool flushing = IsFlushing;
-        bool workerIdle = _pipeline.AnyWorkerIdle();
+        bool workerIdle = _workers.AnyIdle();
         bool prefetchEmpty = _prefetch.IsEmpty;
         bool callersResuming = ResumerWillPack;
         for (int bucket = 0; bucket < _open.Length; bucket++)
@@ -398,7 +420,7 @@ internal sealed class PackingLoop<TRecord, TResult>
         _openFull[bucket] = DispatchReason.None;
         // Release, after the batch's publication: whoever reads the new count finds the batch in the ring or taken.
         Volatile.Write(ref _handedOff, _handedOff + records);
-        _pipeline.WakeOneWorker();
+        _workers.WakeOne();
         return true;
     }
 
@@ -447,8 +469,8 @@ internal sealed class PackingLoop<TRecord, TResult>
 
             if (open is null)
             {
-                open = _open[bucket] = _pipeline.RentBatch();
-                open.Open(_pipeline.CurrentRules, head.Arrival);
+                open = _open[bucket] = _batches.Rent();
+                open.Open(_live.Current.Rules, head.Arrival);
             }
 
             open.Add(head);
@@ -552,7 +574,7 @@ internal sealed class PackingLoop<TRecord, TResult>
     /// <summary>The re-check after flagging as parked: anything a waker may have published before it looked.</summary>
     private bool HasWork(long now)
     {
-        if (_pipeline.IsAborting || IsFinished)
+        if (_run.IsAborting || IsFinished)
         {
             return true;
         }
@@ -608,13 +630,13 @@ internal sealed class PackingLoop<TRecord, TResult>
     /// <summary>An aborted stop: fails every record the thread can reach, then lets the workers finish.</summary>
     private void AbortDrain()
     {
-        var error = _pipeline.AbortError;
+        var error = _run.AbortError;
         for (int bucket = 0; bucket < _open.Length; bucket++)
         {
             if (_open[bucket] is { } batch)
             {
                 batch.FailAll(error);
-                _pipeline.ReturnBatch(batch);
+                _batches.Return(batch);
                 _open[bucket] = null;
                 _openFull[bucket] = DispatchReason.None;
             }
@@ -640,8 +662,8 @@ internal sealed class PackingLoop<TRecord, TResult>
         }
 
         PublishRoom();
-        _pipeline.FailPrefetched();
+        _batches.FailWaiting(_prefetch, error);
         _prefetch.Complete();
-        _pipeline.WakeAllWorkers();
+        _workers.WakeAll();
     }
 }

@@ -1,0 +1,107 @@
+using System.Runtime.CompilerServices;
+using LowLatencyBatcher.Packing;
+
+namespace LowLatencyBatcher.Handoff;
+
+/// <summary>
+/// The workers of one run, as the packing side and the idle fast path see them: is one idle, wake one, wake all,
+/// borrow a parked one, take the batches in their hands (an aborted stop).
+/// </summary>
+/// <typeparam name="TRecord">The record type.</typeparam>
+/// <typeparam name="TResult">The result type.</typeparam>
+internal sealed class WorkerSet<TRecord, TResult>
+{
+    private Worker<TRecord, TResult>[] _workers = [];
+
+    /// <summary>
+    /// Creates the <paramref name="count"/> workers with <paramref name="create"/>. Called once, before the run starts;
+    /// a separate step because the workers and the packing loop each need the other's narrow side.
+    /// </summary>
+    public void Populate(int count, Func<Worker<TRecord, TResult>> create)
+    {
+        var workers = new Worker<TRecord, TResult>[count];
+        for (int i = 0; i < count; i++)
+        {
+            workers[i] = create();
+        }
+
+        _workers = workers;
+    }
+
+    /// <summary>Starts every worker's loop.</summary>
+    public void Start()
+    {
+        foreach (var worker in _workers)
+        {
+            worker.Start();
+        }
+    }
+
+    /// <summary>Whether some worker waits for a batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool AnyIdle()
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.IsIdle)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether some worker is parked (tests and diagnostics).</summary>
+    public bool AnyParked => Array.Exists(_workers, worker => worker.IsParked);
+
+    /// <summary>Wakes one parked worker, if any (whoever packs, right after publishing a batch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void WakeOne()
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.TryWake())
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Wakes every parked worker (the packing thread, after completing the prefetch ring).</summary>
+    public void WakeAll()
+    {
+        Interlocked.MemoryBarrier(); // the ring's completion flag is a plain release store: order it before the reads
+        foreach (var worker in _workers)
+        {
+            worker.TryWake();
+        }
+    }
+
+    /// <summary>Borrows a parked worker for the idle fast path, or null when none is parked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public Worker<TRecord, TResult>? TryBorrowParked()
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.TryBorrow())
+            {
+                return worker;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Fails the records of every batch a worker holds with <paramref name="error"/> (an aborted stop, which may run
+    /// while the process function still has them: their late results are dropped).
+    /// </summary>
+    public void FailBatchesInHand(Exception error)
+    {
+        foreach (var worker in _workers)
+        {
+            worker.Runner.TakeCurrentBatch()?.FailAll(error);
+        }
+    }
+}
