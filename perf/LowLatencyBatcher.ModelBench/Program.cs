@@ -182,21 +182,3 @@ static async Task<Run> BatchedAsync(TokenBatcher<TokenSequence, float[]> batcher
 static string Row(string backend, string mode, Run run, double padding, double meanBatch) =>
     $"| {backend} | {mode} | {run.RecordsPerSecond:F1} | {run.TokensPerSecond:N0} | {meanBatch:F1} | {padding * 100:F1} % | " +
     $"{run.Latency.GetValueAtPercentile(50) / 1000.0:F1} | {run.Latency.GetValueAtPercentile(99) / 1000.0:F1} |";
-
-/// <summary>What one run measured.</summary>
-internal sealed record Run(int Records, long Tokens, TimeSpan Elapsed, LongHistogram Latency)
-{
-    public double RecordsPerSecond => Records / Elapsed.TotalSeconds;
-
-    public double TokensPerSecond => Tokens / Elapsed.TotalSeconds;
-}
-
-/// <summary>Disposes several things in order.</summary>
-internal sealed class Owned(params IDisposable[] items) : IDisposable
-{
-    public void Dispose()
-    {
-        foreach (IDisposable item in items)
-            item.Dispose();
-    }
-}
