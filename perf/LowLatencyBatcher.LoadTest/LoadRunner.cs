@@ -51,7 +51,18 @@ internal sealed class LoadRunner(HttpClient client, LoadOptions options)
             .ToArray();
         var responses = await Task.WhenAll(bodies.Select(async body =>
         {
-            using var response = await client.PostAsync("/v1/embeddings", body);
+            HttpResponseMessage response;
+            try
+            {
+                response = await client.PostAsync("/v1/embeddings", body);
+            }
+            catch (TaskCanceledException)
+            {
+                // The client's own timeout: a slow model had not answered an accepted request in time ("other").
+                return (StatusCode: (HttpStatusCode)0, RetryAfter: false, embeddings: 0);
+            }
+
+            using var _ = response;
             int embeddings = 0;
             if (response.StatusCode == HttpStatusCode.OK)
             {
@@ -59,7 +70,7 @@ internal sealed class LoadRunner(HttpClient client, LoadOptions options)
                 embeddings = json.GetProperty("data").GetArrayLength();
             }
 
-            return (response.StatusCode, RetryAfter: response.Headers.RetryAfter is not null, embeddings);
+            return (StatusCode: response.StatusCode, RetryAfter: response.Headers.RetryAfter is not null, embeddings);
         }));
         return new OverloadResult(
             requests,
@@ -161,7 +172,7 @@ internal sealed class LoadRunner(HttpClient client, LoadOptions options)
             object input = options.Inputs == 1
                 ? Sentence(random, options)
                 : Enumerable.Range(0, options.Inputs).Select(_ => Sentence(random, options)).ToArray();
-            return JsonContent.Create(new { input, model = "lowlatencybatcher-demo-encoder" }).ReadAsByteArrayAsync().GetAwaiter().GetResult();
+            return JsonContent.Create(new { input }).ReadAsByteArrayAsync().GetAwaiter().GetResult();
         }).ToArray();
     }
 

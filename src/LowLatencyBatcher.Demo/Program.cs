@@ -1,11 +1,8 @@
 using LowLatencyBatcher;
 using LowLatencyBatcher.Demo;
 using LowLatencyBatcher.Torch;
-using LowLatencyBatcher.Torch.Models;
 using LowLatencyBatcher.Torch.Native;
-using LowLatencyBatcher.Torch.Runner;
 using Spectre.Console;
-using TorchSharp;
 
 DemoOptions options;
 try
@@ -26,32 +23,24 @@ if (options.Help)
 
 // Before the first torch call: on GCC-12 hosts this loads the compatibility shim the build placed here.
 TorchNative.EnsureLoaded();
-var encoderOptions = new DemoEncoderOptions();
-if (options.MaxTokens > encoderOptions.MaxSequenceLength)
+DemoModel model;
+try
 {
-    Console.Error.WriteLine($"--max-tokens is limited to {encoderOptions.MaxSequenceLength} by the demo model.");
+    model = DemoModel.Create(options);
+}
+catch (ArgumentException error)
+{
+    Console.Error.WriteLine(error.Message);
     return 2;
 }
-
-using var model = new DemoEncoder(encoderOptions);
-using var runner = new TokenBatchRunner(model, new TokenBatchRunnerOptions
-{
-    Device = options.Device,
-    MaxBatchSize = options.MaxBatchSize,
-    InitialSequenceLength = options.MaxTokens,
-    VocabularySize = encoderOptions.VocabularySize,
-});
-string device = runner.Device.type == DeviceType.CPU
-    ? $"cpu ({torch.get_num_threads()} torch threads)"
-    : runner.Device.ToString();
-AnsiConsole.MarkupLine($"[grey]Demo encoder: {encoderOptions.Layers} layers, width {encoderOptions.ModelDimension}, {encoderOptions.Heads} heads, seed {encoderOptions.Seed}; device {Markup.Escape(device)}[/]");
-
-TokenSequence[] prompts = PromptGenerator.Generate(options.Records, options.MinTokens, options.MaxTokens, encoderOptions.VocabularySize, options.Seed);
+using var disposeModel = model;
+AnsiConsole.MarkupLine($"[grey]{Markup.Escape(model.Description)}; device {Markup.Escape(model.Device)}[/]");
+TokenSequence[] prompts = model.Prompts;
 
 // One untimed batch so that one-off costs (allocator warm-up, kernel selection) stay out of the figures.
-await runner.ProcessAsync(prompts.Take(Math.Min(options.MaxBatchSize, prompts.Length)).ToArray());
+await model.Process(prompts.Take(Math.Min(options.MaxBatchSize, prompts.Length)).ToArray(), CancellationToken.None);
 
-await using var batcher = new TokenBatcher<TokenSequence, float[]>(runner.ProcessAsync, new TokenBatcherOptions<TokenSequence>
+await using var batcher = new TokenBatcher<TokenSequence, float[]>(model.Process, new TokenBatcherOptions<TokenSequence>
 {
     TargetBatchTokens = options.TargetBatchTokens,
     MaxBatchSize = options.MaxBatchSize,
@@ -83,5 +72,5 @@ LoadResult result = await AnsiConsole.Progress()
 await batcher.StopAsync();
 string batching = $"{options.CostModel} cost" +
     (options.Buckets.Length == 0 ? ", no buckets" : $", buckets {string.Join('/', options.Buckets)}");
-ReportTable.Write(result, batcher.Stats, runner, device, batching);
+ReportTable.Write(result, batcher.Stats, model.PaddingEfficiency, model.Device, batching);
 return 0;

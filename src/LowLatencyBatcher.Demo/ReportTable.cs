@@ -1,5 +1,4 @@
 using System.Globalization;
-using LowLatencyBatcher.Torch.Runner;
 using Spectre.Console;
 
 namespace LowLatencyBatcher.Demo;
@@ -7,7 +6,7 @@ namespace LowLatencyBatcher.Demo;
 /// <summary>Prints the run's figures as a table.</summary>
 internal static class ReportTable
 {
-    public static void Write(LoadResult load, BatchStats stats, TokenBatchRunner runner, string deviceDescription, string batching)
+    public static void Write(LoadResult load, BatchStats stats, double paddingEfficiency, string deviceDescription, string batching)
     {
         double seconds = load.Elapsed.TotalSeconds;
         var table = new Table().Border(TableBorder.Rounded).Title("[bold]LowLatencyBatcher demo[/]");
@@ -30,7 +29,7 @@ internal static class ReportTable
         Row("Avg batch cost", Number(stats.AvgBatchCost, "N0") + " tokens");
         Row("Batches sent", $"full {stats.FullBatches}, budget {stats.BudgetBatches}, size {stats.SizeBatches}, " +
             $"eager {stats.EagerBatches}, timeout {stats.TimeoutBatches}, shutdown {stats.ShutdownBatches}");
-        Row("Padding efficiency", Number(runner.PaddingEfficiency * 100, "N1") + " %");
+        Row("Padding efficiency", Number(paddingEfficiency * 100, "N1") + " %");
         Row("Model utilization", Number(stats.Utilization * 100, "N1") + " %");
         Row("Latency p50", Ms(load.LatencyMicroseconds.GetValueAtPercentile(50)));
         Row("Latency p95", Ms(load.LatencyMicroseconds.GetValueAtPercentile(95)));

@@ -23,7 +23,7 @@ internal static class EmbeddingsEndpoint
     public static async Task<IResult> HandleAsync(
         HttpContext context,
         [FromServices] TokenBatcher<TokenSequence, float[]> batcher,
-        [FromServices] SimpleTokenizer tokenizer,
+        [FromServices] IInputTokenizer tokenizer,
         [FromServices] IOptions<EmbeddingsServerOptions> serverOptions,
         [FromServices] ModelInfo model)
     {
@@ -60,7 +60,8 @@ internal static class EmbeddingsEndpoint
         long tokens = 0;
         for (int i = 0; i < sequences.Length; i++)
         {
-            int[] ids = tokenizer.Encode(request.Inputs[i]);
+            // A model with special tokens gives an all-space text a few ids; it is refused all the same.
+            int[] ids = string.IsNullOrWhiteSpace(request.Inputs[i]) ? [] : tokenizer.Encode(request.Inputs[i]);
             if (ids.Length == 0)
             {
                 return BadRequest("empty_input", "An input is empty.", $"input[{i}] has no tokens.", "input");
@@ -152,7 +153,7 @@ internal static class EmbeddingsEndpoint
                 return false;
             }
 
-            if (!string.Equals(modelName.GetString(), model.Name, StringComparison.OrdinalIgnoreCase))
+            if (!model.Answers(modelName.GetString()!))
             {
                 problem = Results.Problem(
                     title: "The model does not exist.",
@@ -288,6 +289,3 @@ internal static class EmbeddingsEndpoint
 
 /// <summary>A request that passed the shape checks.</summary>
 internal readonly record struct ParsedRequest(string[] Inputs, bool Base64);
-
-/// <summary>What the endpoint needs to know about the served model.</summary>
-internal sealed record ModelInfo(string Name, int Dimensions, int VocabularySize);

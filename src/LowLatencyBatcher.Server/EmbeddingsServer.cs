@@ -1,7 +1,6 @@
 using LowLatencyBatcher.Hosting;
 using LowLatencyBatcher.Torch;
 using LowLatencyBatcher.Torch.Models;
-using LowLatencyBatcher.Torch.Runner;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -10,7 +9,8 @@ namespace LowLatencyBatcher.Server;
 
 /// <summary>
 /// Builds the embeddings server: Kestrel, a <see cref="TokenBatcher{TRecord, TResult}"/> hosted in-process over the
-/// demo encoder, and the endpoints <c>POST /v1/embeddings</c>, <c>GET /healthz</c> and <c>GET /metrics</c>.
+/// served model (all-MiniLM-L6-v2 on TorchSharp or ONNX Runtime, or the demo encoder), and the endpoints
+/// <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>, <c>GET /healthz</c> and <c>GET /metrics</c>.
 /// </summary>
 public static class EmbeddingsServer
 {
@@ -20,9 +20,20 @@ public static class EmbeddingsServer
     /// <summary>The configuration section the batcher's <see cref="BatcherOptions"/> are bound from.</summary>
     public const string BatcherSection = "Batcher";
 
+    // Both models cover 512 positions.
+    private const int MaxSequenceLength = 512;
+
+    /// <summary>Short command-line switches: <c>--model minilm|demo</c> and <c>--backend torch|onnx</c>.</summary>
+    private static readonly Dictionary<string, string> Switches = new()
+    {
+        ["--model"] = $"{EmbeddingsServerOptions.Section}:{nameof(EmbeddingsServerOptions.Model)}",
+        ["--backend"] = $"{EmbeddingsServerOptions.Section}:{nameof(EmbeddingsServerOptions.Backend)}",
+    };
+
     /// <summary>
-    /// Creates the application from command-line arguments (for example <c>--urls http://127.0.0.1:5080</c>, or any
-    /// setting as <c>--Batcher:MaxQueueSize=256</c>), <c>appsettings.json</c> and environment variables.
+    /// Creates the application from command-line arguments (for example <c>--urls http://127.0.0.1:5080</c>,
+    /// <c>--model minilm|demo</c>, <c>--backend torch|onnx</c>, or any setting as <c>--Batcher:MaxQueueSize=256</c>),
+    /// <c>appsettings.json</c> and environment variables.
     /// </summary>
     /// <param name="args">The command-line arguments.</param>
     /// <param name="configure">
@@ -32,6 +43,7 @@ public static class EmbeddingsServer
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.Configuration.AddCommandLine(args, Switches);
         AddServices(builder.Services);
         RemoteWorkers.Add(builder); // --workers / --serve-workers nats://…: a gateway to remote workers, or a worker too
         configure?.Invoke(builder);
@@ -47,39 +59,43 @@ public static class EmbeddingsServer
     {
         services.AddOptions<EmbeddingsServerOptions>()
             .BindConfiguration(EmbeddingsServerOptions.Section)
-            .Validate(o => !string.IsNullOrWhiteSpace(o.Model), "Embeddings:Model must not be empty.")
+            .Validate(o => o.Model.ToLowerInvariant() is EmbeddingsServerOptions.MiniLmModel or EmbeddingsServerOptions.DemoModel,
+                "Embeddings:Model (--model) must be minilm or demo.")
+            .Validate(o => o.Backend.ToLowerInvariant() is EmbeddingsServerOptions.TorchBackend or EmbeddingsServerOptions.OnnxBackend,
+                "Embeddings:Backend (--backend) must be torch or onnx.")
+            .Validate(o => !(o.Model.Equals(EmbeddingsServerOptions.DemoModel, StringComparison.OrdinalIgnoreCase)
+                    && o.Backend.Equals(EmbeddingsServerOptions.OnnxBackend, StringComparison.OrdinalIgnoreCase)),
+                "Embeddings:Backend (--backend) onnx needs Embeddings:Model (--model) minilm: the demo encoder runs on torch only.")
             .Validate(o => o.MaxInputs >= 1, "Embeddings:MaxInputs must be at least 1.")
-            .Validate(o => o.MaxInputTokens >= 1 && o.MaxInputTokens <= new DemoEncoderOptions().MaxSequenceLength,
-                $"Embeddings:MaxInputTokens must be between 1 and the model's sequence length ({new DemoEncoderOptions().MaxSequenceLength}).")
+            .Validate(o => o.MaxInputTokens >= 1 && o.MaxInputTokens <= MaxSequenceLength,
+                $"Embeddings:MaxInputTokens must be between 1 and the model's sequence length ({MaxSequenceLength}).")
             .Validate(o => o.MaxRequestBodyBytes >= 1, "Embeddings:MaxRequestBodyBytes must be at least 1.")
             .Validate(o => o.RetryAfterSeconds >= 1, "Embeddings:RetryAfterSeconds must be at least 1.")
             .ValidateOnStart();
 
-        services.AddSingleton(new DemoEncoderOptions());
-        services.AddSingleton(provider =>
+        // The served model (Embeddings:Model, Embeddings:Backend), its tokenizer, and its runner.
+        services.AddSingleton(provider => ModelInfo.For(provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value));
+        services.AddSingleton<IInputTokenizer>(provider =>
         {
-            var encoder = provider.GetRequiredService<DemoEncoderOptions>();
-            return new ModelInfo(provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Model, encoder.ModelDimension, encoder.VocabularySize);
+            EmbeddingsServerOptions options = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value;
+            return string.Equals(options.Model, EmbeddingsServerOptions.DemoModel, StringComparison.OrdinalIgnoreCase)
+                ? new SimpleTokenizer(provider.GetRequiredService<ModelInfo>().VocabularySize)
+                : new MiniLmInputTokenizer(MiniLmTokenizer.Load(ModelRunner.Files(options).EnsureExist().VocabularyPath));
         });
-        services.AddSingleton(provider => new SimpleTokenizer(provider.GetRequiredService<ModelInfo>().VocabularySize));
 
-        // The model and its runner are built only when the batcher asks for the process function (at start).
-        services.AddSingleton(provider => new DemoEncoder(provider.GetRequiredService<DemoEncoderOptions>()));
-        // The runner's buffers are sized for the batch size at start; the batcher follows configuration reloads, so a
-        // later Batcher:MaxBatchSize above that size is refused (logged, the running value stays) until a restart.
+        // The model and its runner are loaded only when the batcher asks for the process function (at start).
+        // A TorchSharp runner's buffers are sized for the batch size at start; the batcher follows configuration
+        // reloads, so a later Batcher:MaxBatchSize above that size is refused (logged, the running value stays) until a restart.
         services.AddSingleton<RunnerCapacity>();
         services.AddSingleton(provider =>
         {
             int maxBatchSize = provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(BatcherName).MaxBatchSize;
-            provider.GetRequiredService<RunnerCapacity>().MaxBatchSize = maxBatchSize;
-            return new TokenBatchRunner(provider.GetRequiredService<DemoEncoder>(), new TokenBatchRunnerOptions
-            {
-                Device = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Device,
-                MaxBatchSize = maxBatchSize,
-                VocabularySize = provider.GetRequiredService<DemoEncoderOptions>().VocabularySize,
-            });
+            var runner = ModelRunner.Create(provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value, maxBatchSize);
+            provider.GetRequiredService<RunnerCapacity>().MaxBatchSize = runner.MaxBatchSize;
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(EmbeddingsServer)).LogInformation("Loaded {Model}.", runner.Description);
+            return runner;
         });
-        services.TryAddSingleton<ProcessFn<TokenSequence, float[]>>(provider => provider.GetRequiredService<TokenBatchRunner>().ProcessAsync);
+        services.TryAddSingleton<ProcessFn<TokenSequence, float[]>>(provider => provider.GetRequiredService<ModelRunner>().Process);
         services.AddTokenBatcher<TokenSequence, float[]>(
                 provider => provider.GetRequiredService<ProcessFn<TokenSequence, float[]>>(), BatcherName)
             .BindConfiguration(BatcherSection)
@@ -94,13 +110,14 @@ public static class EmbeddingsServer
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
     }
 
-    /// <summary>Maps <c>POST /v1/embeddings</c>, <c>GET /healthz</c> and <c>GET /metrics</c>.</summary>
+    /// <summary>Maps <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>, <c>GET /healthz</c> and <c>GET /metrics</c>.</summary>
     /// <param name="app">The application.</param>
     public static void MapEndpoints(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseStatusCodePages(); // bodiless errors (404 of an unknown path, 405) get problem details too
         app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync);
+        app.MapGet("/v1/models", ModelsEndpoint.List);
         app.MapHealthChecks("/healthz");
         app.MapPrometheusScrapingEndpoint("/metrics");
     }

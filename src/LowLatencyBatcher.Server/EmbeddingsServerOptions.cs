@@ -6,10 +6,34 @@ public sealed class EmbeddingsServerOptions
     /// <summary>The configuration section these options are bound from.</summary>
     public const string Section = "Embeddings";
 
-    /// <summary>The model name the server answers with; a request that names another model gets 404.</summary>
-    public string Model { get; set; } = "lowlatencybatcher-demo-encoder";
+    /// <summary>The real sentence-embedding model, all-MiniLM-L6-v2 (384 dimensions).</summary>
+    public const string MiniLmModel = "minilm";
 
-    /// <summary>Where the model runs: <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    /// <summary>The demo encoder with random weights: fast, for tests; its vectors mean nothing.</summary>
+    public const string DemoModel = "demo";
+
+    /// <summary>ONNX Runtime.</summary>
+    public const string OnnxBackend = "onnx";
+
+    /// <summary>TorchSharp, on the CPU or CUDA.</summary>
+    public const string TorchBackend = "torch";
+
+    /// <summary>
+    /// The model to serve (<c>--model</c>): <c>minilm</c> (default) or <c>demo</c>. Responses and <c>/v1/models</c>
+    /// name it (<c>all-MiniLM-L6-v2</c> or <c>lowlatencybatcher-demo-encoder</c>); a request that names another model gets 404.
+    /// </summary>
+    public string Model { get; set; } = MiniLmModel;
+
+    /// <summary>What runs the model (<c>--backend</c>): <c>torch</c> (default) or <c>onnx</c> (the MiniLM model only).</summary>
+    public string Backend { get; set; } = TorchBackend;
+
+    /// <summary>
+    /// The folder holding the MiniLM model's <c>model.onnx</c> and <c>vocab.txt</c>; empty (default) for the copy the
+    /// build puts next to the server (<c>models/all-MiniLM-L6-v2</c>).
+    /// </summary>
+    public string ModelDirectory { get; set; } = "";
+
+    /// <summary>Where the TorchSharp backend runs the model: <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; set; } = "auto";
 
     /// <summary>The most inputs one request may hold. At least 1.</summary>

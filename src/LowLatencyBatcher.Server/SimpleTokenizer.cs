@@ -5,7 +5,7 @@ namespace LowLatencyBatcher.Server;
 /// other character except white space is a token of its own, and each token maps to an id in
 /// <c>[1, vocabularySize)</c> by a 32-bit FNV-1a hash (id 0 stays free for padding). It needs no vocabulary file.
 /// </summary>
-public sealed class SimpleTokenizer
+public sealed class SimpleTokenizer : IInputTokenizer
 {
     private const uint FnvOffset = 2166136261;
     private const uint FnvPrime = 16777619;
@@ -18,6 +18,10 @@ public sealed class SimpleTokenizer
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabularySize, 2);
         _ids = (uint)vocabularySize - 1;
     }
+
+    /// <summary>Splits <paramref name="text"/> into tokens and returns their ids, in order.</summary>
+    /// <param name="text">The text.</param>
+    public int[] Encode(string text) => Encode(text.AsSpan());
 
     /// <summary>Splits <paramref name="text"/> into tokens and returns their ids, in order.</summary>
     /// <param name="text">The text.</param>

@@ -10,6 +10,7 @@ public sealed class KestrelTests
     private static readonly string[] Args =
     [
         "--urls", "http://127.0.0.1:0",
+        "--model", "demo",
         "--Embeddings:Device=cpu",
         "--Batcher:PinPackingThread=false",
         "--Logging:LogLevel:Default=Warning",

@@ -14,7 +14,7 @@ public sealed class ReconfigurationTests
     {
         var settings = new SettingsSource();
         await using var app = EmbeddingsServer.Build(
-            ["--urls", "http://127.0.0.1:0", "--Embeddings:Device=cpu", "--Batcher:PinPackingThread=false", "--Logging:LogLevel:Default=Warning"],
+            ["--urls", "http://127.0.0.1:0", "--model", "demo", "--Embeddings:Device=cpu", "--Batcher:PinPackingThread=false", "--Logging:LogLevel:Default=Warning"],
             builder => ((IConfigurationBuilder)builder.Configuration).Add(settings));
         await app.StartAsync().WaitAsync(ServerFactory.Bound);
         try

@@ -22,6 +22,7 @@ public sealed class ServerFactory(IReadOnlyDictionary<string, string?>? settings
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Embeddings:Device", "cpu");
+        builder.UseSetting("Embeddings:Model", "demo"); // the fast random encoder; RealModelTests run all-MiniLM-L6-v2
         builder.UseSetting("Batcher:PinPackingThread", "false");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
