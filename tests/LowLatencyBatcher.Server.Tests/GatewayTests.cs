@@ -12,6 +12,7 @@ public sealed class GatewayTests
     private static readonly string[] Args =
     [
         "--urls", "http://127.0.0.1:0",
+        "--model", "demo", // the demo's word tokenizer: "through the gateway" is 3 tokens
         "--Embeddings:Device=cpu",
         "--Batcher:PinPackingThread=false",
         "--Logging:LogLevel:Default=Warning",
