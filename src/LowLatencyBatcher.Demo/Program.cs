@@ -1,4 +1,5 @@
 using LowLatencyBatcher;
+using LowLatencyBatcher.CommandLine;
 using LowLatencyBatcher.Demo;
 using LowLatencyBatcher.Torch;
 using LowLatencyBatcher.Torch.Models;
@@ -7,80 +8,70 @@ using LowLatencyBatcher.Torch.Runner;
 using Spectre.Console;
 using TorchSharp;
 
-DemoOptions options;
-try
+// A flag that breaks its rule, here or later (a device this machine lacks), ends the run with one line and exit code 2.
+return await CommandLineTool.RunAsync(() => RunAsync(args));
+
+static async Task<int> RunAsync(string[] args)
 {
-    options = DemoOptions.Parse(args);
-}
-catch (Exception error) when (error is ArgumentException or FormatException)
-{
-    Console.Error.WriteLine(error.Message);
-    Console.Error.WriteLine(DemoOptions.Usage);
-    return 2;
-}
-if (options.Help)
-{
-    Console.WriteLine(DemoOptions.Usage);
+    DemoOptions options = DemoOptions.Parse(args);
+    if (options.Help)
+    {
+        Console.WriteLine(DemoOptions.Usage);
+        return 0;
+    }
+
+    // Before the first torch call: on GCC-12 hosts this loads the compatibility shim the build placed here.
+    TorchNative.EnsureLoaded();
+    var encoderOptions = new DemoEncoderOptions();
+    try
+    {
+        _ = TorchDevices.Resolve(options.Device);
+    }
+    catch (InvalidOperationException error)
+    {
+        throw UsageException.For("--device", $"{options.Device}: {error.Message}");
+    }
+
+    using var model = new DemoEncoder(encoderOptions);
+    using var runner = new TokenBatchRunner(model, new TokenBatchRunnerOptions
+    {
+        Device = options.Device,
+        MaxBatchSize = options.MaxBatchSize,
+        InitialSequenceLength = options.MaxTokens,
+    });
+    string device = runner.Device.type == DeviceType.CPU
+        ? $"cpu ({torch.get_num_threads()} torch threads)"
+        : runner.Device.ToString();
+    AnsiConsole.MarkupLine($"[grey]Demo encoder: {encoderOptions.Layers} layers, width {encoderOptions.ModelDimension}, {encoderOptions.Heads} heads, seed {encoderOptions.Seed}; device {Markup.Escape(device)}[/]");
+
+    TokenSequence[] prompts = PromptGenerator.Generate(options.Records, options.MinTokens, options.MaxTokens, encoderOptions.VocabularySize, options.Seed);
+
+    // One untimed batch so that one-off costs (allocator warm-up, kernel selection) stay out of the figures.
+    await runner.ProcessAsync(prompts.Take(Math.Min(options.MaxBatchSize, prompts.Length)).ToArray());
+
+    await using var batcher = new TokenBatcher<TokenSequence, float[]>(runner.ProcessAsync, options.BatcherOptions());
+    await batcher.StartAsync();
+
+    var load = new LoadGenerator(batcher, prompts, options.Producers);
+    LoadResult result = await AnsiConsole.Progress()
+        .AutoClear(false)
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+        .StartAsync(async context =>
+        {
+            ProgressTask task = context.AddTask($"{options.Records:N0} records, {options.Producers} producers", maxValue: options.Records);
+            Task<LoadResult> running = load.RunAsync();
+            while (!running.IsCompleted)
+            {
+                task.Value = load.Completed;
+                await Task.WhenAny(running, Task.Delay(100));
+            }
+            task.Value = load.Completed;
+            return await running;
+        });
+
+    await batcher.StopAsync();
+    string batching = $"{options.CostModel} cost" +
+        (options.Buckets.Length == 0 ? ", no buckets" : $", buckets {string.Join('/', options.Buckets)}");
+    ReportTable.Write(result, batcher.Stats, runner, device, batching);
     return 0;
 }
-
-// Before the first torch call: on GCC-12 hosts this loads the compatibility shim the build placed here.
-TorchNative.EnsureLoaded();
-var encoderOptions = new DemoEncoderOptions();
-if (options.MaxTokens > encoderOptions.MaxSequenceLength)
-{
-    Console.Error.WriteLine($"--max-tokens is limited to {encoderOptions.MaxSequenceLength} by the demo model.");
-    return 2;
-}
-
-using var model = new DemoEncoder(encoderOptions);
-using var runner = new TokenBatchRunner(model, new TokenBatchRunnerOptions
-{
-    Device = options.Device,
-    MaxBatchSize = options.MaxBatchSize,
-    InitialSequenceLength = options.MaxTokens,
-});
-string device = runner.Device.type == DeviceType.CPU
-    ? $"cpu ({torch.get_num_threads()} torch threads)"
-    : runner.Device.ToString();
-AnsiConsole.MarkupLine($"[grey]Demo encoder: {encoderOptions.Layers} layers, width {encoderOptions.ModelDimension}, {encoderOptions.Heads} heads, seed {encoderOptions.Seed}; device {Markup.Escape(device)}[/]");
-
-TokenSequence[] prompts = PromptGenerator.Generate(options.Records, options.MinTokens, options.MaxTokens, encoderOptions.VocabularySize, options.Seed);
-
-// One untimed batch so that one-off costs (allocator warm-up, kernel selection) stay out of the figures.
-await runner.ProcessAsync(prompts.Take(Math.Min(options.MaxBatchSize, prompts.Length)).ToArray());
-
-await using var batcher = new TokenBatcher<TokenSequence, float[]>(runner.ProcessAsync, new TokenBatcherOptions<TokenSequence>
-{
-    TargetBatchTokens = options.TargetBatchTokens,
-    MaxBatchSize = options.MaxBatchSize,
-    MinBatchSize = options.MinBatchSize,
-    BatchTimeout = TimeSpan.FromMilliseconds(options.BatchTimeoutMs),
-    Workers = options.Workers,
-    CostModel = options.CostModel,
-    CostBuckets = options.Buckets,
-});
-await batcher.StartAsync();
-
-var load = new LoadGenerator(batcher, prompts, options.Producers);
-LoadResult result = await AnsiConsole.Progress()
-    .AutoClear(false)
-    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-    .StartAsync(async context =>
-    {
-        ProgressTask task = context.AddTask($"{options.Records:N0} records, {options.Producers} producers", maxValue: options.Records);
-        Task<LoadResult> running = load.RunAsync();
-        while (!running.IsCompleted)
-        {
-            task.Value = load.Completed;
-            await Task.WhenAny(running, Task.Delay(100));
-        }
-        task.Value = load.Completed;
-        return await running;
-    });
-
-await batcher.StopAsync();
-string batching = $"{options.CostModel} cost" +
-    (options.Buckets.Length == 0 ? ", no buckets" : $", buckets {string.Join('/', options.Buckets)}");
-ReportTable.Write(result, batcher.Stats, runner, device, batching);
-return 0;

@@ -1,3 +1,4 @@
+using System.Reflection;
 using LowLatencyBatcher.Torch.Native;
 using LowLatencyBatcher.Torch.Streams;
 using LowLatencyBatcher.Torch.Streams.Cuda;
@@ -29,11 +30,24 @@ public static class TorchDevices
                 ? parsed
                 : throw new ArgumentException($"'{name}' is not a CUDA device name (cuda or cuda:N).", nameof(name));
             if (!torch.cuda.is_available())
-                throw new InvalidOperationException($"Device '{name}' was asked for, but CUDA is not available in this process.");
+                throw new InvalidOperationException($"Device '{name}' was asked for, but CUDA is not available in this process: {WhyNoCuda()}");
             return torch.device(DeviceType.CUDA, index);
         }
         throw new ArgumentException($"Unknown device '{name}': use auto, cpu, cuda or cuda:N.", nameof(name));
     }
+
+    /// <summary>
+    /// The libtorch this build ships: <c>cpu</c> (the default, <c>libtorch-cpu-linux-x64</c>) or <c>cuda</c>
+    /// (built with <c>-p:TorchBackend=cuda</c>, <c>TorchSharp-cuda-linux</c>).
+    /// </summary>
+    public static string BuildBackend { get; } =
+        typeof(TorchDevices).Assembly.GetCustomAttributes(typeof(AssemblyMetadataAttribute), inherit: false)
+            .Cast<AssemblyMetadataAttribute>()
+            .FirstOrDefault(attribute => attribute.Key == "TorchBackend")?.Value ?? "cpu";
+
+    private static string WhyNoCuda() => BuildBackend == "cuda"
+        ? "this build ships the CUDA libtorch, but no CUDA device or driver was found."
+        : "this build ships the CPU-only libtorch; build with -p:TorchBackend=cuda on a host with an NVIDIA driver to use CUDA.";
 
     /// <summary>Creates the stream backend for <paramref name="device"/>.</summary>
     /// <param name="device">A CPU or CUDA device.</param>
