@@ -132,7 +132,10 @@ internal static class EmbeddingsEndpoint
         };
     }
 
-    /// <summary>Checks the request's shape; on failure, <paramref name="problem"/> is the 400 (or 404) to answer.</summary>
+    /// <summary>
+    /// Checks the request's shape, then the model it names; on failure, <paramref name="problem"/> is the 400 (or,
+    /// for a well-formed request naming another model, the 404) to answer.
+    /// </summary>
     internal static bool TryParse(
         JsonElement root, EmbeddingsServerOptions options, ModelInfo model, out ParsedRequest request, out IResult problem)
     {
@@ -144,23 +147,10 @@ internal static class EmbeddingsEndpoint
             return false;
         }
 
-        if (root.TryGetProperty("model", out JsonElement modelName) && modelName.ValueKind != JsonValueKind.Null)
+        if (root.TryGetProperty("model", out JsonElement modelName) && modelName.ValueKind is not (JsonValueKind.Null or JsonValueKind.String))
         {
-            if (modelName.ValueKind != JsonValueKind.String)
-            {
-                problem = BadRequest("invalid_model", "'model' must be a string.", null, "model");
-                return false;
-            }
-
-            if (!string.Equals(modelName.GetString(), model.Name, StringComparison.OrdinalIgnoreCase))
-            {
-                problem = Results.Problem(
-                    title: "The model does not exist.",
-                    detail: $"This server serves '{model.Name}'.",
-                    statusCode: StatusCodes.Status404NotFound,
-                    extensions: new Dictionary<string, object?> { ["code"] = "model_not_found", ["param"] = "model" });
-                return false;
-            }
+            problem = BadRequest("invalid_model", "'model' must be a string.", null, "model");
+            return false;
         }
 
         bool base64 = false;
@@ -235,6 +225,17 @@ internal static class EmbeddingsEndpoint
                 problem = BadRequest("empty_input", "An input is empty.", $"input[{i}] is an empty string.", "input");
                 return false;
             }
+        }
+
+        // The request's shape is checked first: a malformed request is a 400 whichever model it names.
+        if (modelName.ValueKind == JsonValueKind.String && !string.Equals(modelName.GetString(), model.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            problem = Results.Problem(
+                title: "The model does not exist.",
+                detail: $"This server serves '{model.Name}'.",
+                statusCode: StatusCodes.Status404NotFound,
+                extensions: new Dictionary<string, object?> { ["code"] = "model_not_found", ["param"] = "model" });
+            return false;
         }
 
         request = new ParsedRequest(inputs, base64);

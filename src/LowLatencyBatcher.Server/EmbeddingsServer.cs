@@ -5,6 +5,7 @@ using LowLatencyBatcher.Torch.Runner;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using TorchSharp;
 
 namespace LowLatencyBatcher.Server;
 
@@ -25,6 +26,10 @@ public static class EmbeddingsServer
     /// setting as <c>--Batcher:MaxQueueSize=256</c>), <c>appsettings.json</c> and environment variables.
     /// </summary>
     /// <param name="args">The command-line arguments.</param>
+    /// <remarks>
+    /// A setting that breaks its rule makes the application's start throw (an <see cref="OptionsValidationException"/>
+    /// naming the key); <see cref="StartupErrors.Describe"/> says it in one line.
+    /// </remarks>
     /// <param name="configure">
     /// Runs after the server's own registrations, before the application is built (tests replace services here; a
     /// <see cref="ProcessFn{TRecord, TResult}"/> of <see cref="TokenSequence"/> registered here replaces the model).
@@ -32,6 +37,10 @@ public static class EmbeddingsServer
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+
+        // A failed start is thrown to the caller, who reports it (the server's Program in one line, see StartupErrors);
+        // the host's own "Hosting failed to start" error would print it again as a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         AddServices(builder.Services);
         configure?.Invoke(builder);
 
@@ -47,6 +56,7 @@ public static class EmbeddingsServer
         services.AddOptions<EmbeddingsServerOptions>()
             .BindConfiguration(EmbeddingsServerOptions.Section)
             .Validate(o => !string.IsNullOrWhiteSpace(o.Model), "Embeddings:Model must not be empty.")
+            .Validate(o => EmbeddingsServerOptions.IsDeviceName(o.Device), "Embeddings:Device must be auto, cpu, cuda or cuda:N.")
             .Validate(o => o.MaxInputs >= 1, "Embeddings:MaxInputs must be at least 1.")
             .Validate(o => o.MaxInputTokens >= 1 && o.MaxInputTokens <= new DemoEncoderOptions().MaxSequenceLength,
                 $"Embeddings:MaxInputTokens must be between 1 and the model's sequence length ({new DemoEncoderOptions().MaxSequenceLength}).")
@@ -71,11 +81,31 @@ public static class EmbeddingsServer
         {
             int maxBatchSize = provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(BatcherName).MaxBatchSize;
             provider.GetRequiredService<RunnerCapacity>().MaxBatchSize = maxBatchSize;
-            return new TokenBatchRunner(provider.GetRequiredService<DemoEncoder>(), new TokenBatchRunnerOptions
+            EmbeddingsServerOptions server = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value;
+            torch.Device device;
+            try
             {
-                Device = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value.Device,
+                device = TorchDevices.Resolve(server.Device);
+            }
+            catch (InvalidOperationException error)
+            {
+                // CUDA asked for where there is none: a setting this machine cannot honour, reported as one.
+                throw new OptionsValidationException(EmbeddingsServerOptions.Section, typeof(EmbeddingsServerOptions),
+                    [$"{EmbeddingsServerOptions.Section}:{nameof(EmbeddingsServerOptions.Device)}={server.Device}: {error.Message}"]);
+            }
+
+            var runner = new TokenBatchRunner(provider.GetRequiredService<DemoEncoder>(), new TokenBatchRunnerOptions
+            {
+                Device = device.ToString(),
                 MaxBatchSize = maxBatchSize,
             });
+            var encoder = provider.GetRequiredService<DemoEncoderOptions>();
+            ServerLog.ModelLoaded(
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger(ServerLog.Category),
+                server.Model, encoder.Layers, encoder.ModelDimension, encoder.MaxSequenceLength,
+                runner.Device.type == DeviceType.CPU ? $"cpu ({torch.get_num_threads()} torch threads)" : runner.Device.ToString(),
+                server.Device, maxBatchSize);
+            return runner;
         });
         services.TryAddSingleton<ProcessFn<TokenSequence, float[]>>(provider => provider.GetRequiredService<TokenBatchRunner>().ProcessAsync);
         services.AddTokenBatcher<TokenSequence, float[]>(
