@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using LowLatencyBatcher.CommandLine;
 using LowLatencyBatcher.Torch;
 using LowLatencyBatcher.Torch.Models;
@@ -6,7 +5,7 @@ using LowLatencyBatcher.Torch.Models;
 namespace LowLatencyBatcher.Demo;
 
 /// <summary>The demo's command-line options.</summary>
-internal sealed partial record DemoOptions
+internal sealed record DemoOptions
 {
     public int Records { get; init; } = 3000;
     public int Producers { get; init; } = 64;
@@ -114,10 +113,7 @@ internal sealed partial record DemoOptions
         (_, _) => throw new InvalidOperationException("Only the options are checked.");
 
     private static string DeviceName(string flag, string value) =>
-        DevicePattern().IsMatch(value)
+        TorchDevices.IsDeviceName(value)
             ? value
             : throw UsageException.For(flag, $"needs auto, cpu, cuda or cuda:N, not '{value}'.");
-
-    [GeneratedRegex("^(auto|cpu|cuda|cuda:[0-9]+)$", RegexOptions.IgnoreCase)]
-    private static partial Regex DevicePattern();
 }

@@ -56,7 +56,7 @@ public static class EmbeddingsServer
         services.AddOptions<EmbeddingsServerOptions>()
             .BindConfiguration(EmbeddingsServerOptions.Section)
             .Validate(o => !string.IsNullOrWhiteSpace(o.Model), "Embeddings:Model must not be empty.")
-            .Validate(o => EmbeddingsServerOptions.IsDeviceName(o.Device), "Embeddings:Device must be auto, cpu, cuda or cuda:N.")
+            .Validate(o => TorchDevices.IsDeviceName(o.Device), "Embeddings:Device must be auto, cpu, cuda or cuda:N.")
             .Validate(o => o.MaxInputs >= 1, "Embeddings:MaxInputs must be at least 1.")
             .Validate(o => o.MaxInputTokens >= 1 && o.MaxInputTokens <= new DemoEncoderOptions().MaxSequenceLength,
                 $"Embeddings:MaxInputTokens must be between 1 and the model's sequence length ({new DemoEncoderOptions().MaxSequenceLength}).")

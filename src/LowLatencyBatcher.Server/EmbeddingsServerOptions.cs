@@ -12,12 +12,6 @@ public sealed class EmbeddingsServerOptions
     /// <summary>Where the model runs: <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; set; } = "auto";
 
-    /// <summary>Whether <paramref name="device"/> is one of the device names above (whether it exists is checked at start).</summary>
-    /// <param name="device">A device name.</param>
-    /// <returns>True for <c>auto</c>, <c>cpu</c>, <c>cuda</c> and <c>cuda:N</c>, in any case.</returns>
-    public static bool IsDeviceName(string? device) =>
-        device is not null && System.Text.RegularExpressions.Regex.IsMatch(device.Trim(), "^(auto|cpu|cuda|cuda:[0-9]+)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
-
     /// <summary>The most inputs one request may hold. At least 1.</summary>
     public int MaxInputs { get; set; } = 128;
 

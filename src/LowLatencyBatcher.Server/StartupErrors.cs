@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using LowLatencyBatcher.CommandLine;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 
@@ -22,9 +23,9 @@ public static partial class StartupErrors
                 return Describe(aggregate.InnerExceptions[0]);
             case OptionsValidationException validation:
                 return string.Join("; ", validation.Failures.Select(failure =>
-                    ParameterSuffix().Replace(OneLine(BatcherFailure().Replace(failure, $"{EmbeddingsServer.BatcherSection}:")), "")));
+                    CommandLineTool.WithoutParameterName(CommandLineTool.OneLine(BatcherFailure().Replace(failure, $"{EmbeddingsServer.BatcherSection}:")))));
             case IOException { InnerException: AddressInUseException } bind:
-                return $"Urls (--urls): {OneLine(bind.Message)} Another process listens there: stop it, or pass another port, e.g. --urls http://127.0.0.1:5081.";
+                return $"Urls (--urls): {CommandLineTool.OneLine(bind.Message)} Another process listens there: stop it, or pass another port, e.g. --urls http://127.0.0.1:5081.";
             case InvalidOperationException conversion when ConversionFailure().Match(conversion.Message) is { Success: true } match:
                 return $"{match.Groups["key"].Value} needs a value of type {match.Groups["type"].Value.Replace("System.", "", StringComparison.Ordinal)}, not '{match.Groups["value"].Value}'.";
             default:
@@ -32,19 +33,9 @@ public static partial class StartupErrors
         }
     }
 
-    private static string OneLine(string text)
-    {
-        int end = text.AsSpan().IndexOfAny('\r', '\n');
-        return (end < 0 ? text : text[..end]).Trim();
-    }
-
     /// <summary>The hosting layer's prefix of a batcher's failure, <c>Batcher 'embeddings': </c>, before the option's name.</summary>
     [GeneratedRegex("^Batcher '" + EmbeddingsServer.BatcherName + "': ")]
     private static partial Regex BatcherFailure();
-
-    /// <summary>The argument exception's <c> (Parameter 'Name')</c>, which repeats the option's name.</summary>
-    [GeneratedRegex(@" \(Parameter '[^']*'\)")]
-    private static partial Regex ParameterSuffix();
 
     /// <summary>The configuration binder's message for a value that does not convert.</summary>
     [GeneratedRegex("^Failed to convert configuration value '(?<value>[^']*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'")]

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using LowLatencyBatcher.Torch.Native;
 using LowLatencyBatcher.Torch.Streams;
 using LowLatencyBatcher.Torch.Streams.Cuda;
@@ -7,7 +8,7 @@ using TorchSharp;
 namespace LowLatencyBatcher.Torch;
 
 /// <summary>Picks the device to run on and the stream backend that goes with it.</summary>
-public static class TorchDevices
+public static partial class TorchDevices
 {
     /// <summary>
     /// Resolves a device name: <c>auto</c> (or <see langword="null"/>) picks CUDA device 0 when
@@ -35,6 +36,17 @@ public static class TorchDevices
         }
         throw new ArgumentException($"Unknown device '{name}': use auto, cpu, cuda or cuda:N.", nameof(name));
     }
+
+    /// <summary>
+    /// Whether <paramref name="name"/> is one of the forms <see cref="Resolve"/> takes (<c>auto</c>, <c>cpu</c>,
+    /// <c>cuda</c>, <c>cuda:N</c>, in any case); whether that device exists is for <see cref="Resolve"/> to say.
+    /// </summary>
+    /// <param name="name">The device name.</param>
+    /// <returns>True for a well-formed name. Loads nothing.</returns>
+    public static bool IsDeviceName(string? name) => name is not null && DeviceName().IsMatch(name.Trim());
+
+    [GeneratedRegex("^(auto|cpu|cuda|cuda:[0-9]+)$", RegexOptions.IgnoreCase)]
+    private static partial Regex DeviceName();
 
     /// <summary>
     /// The libtorch this build ships: <c>cpu</c> (the default, <c>libtorch-cpu-linux-x64</c>) or <c>cuda</c>

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace LowLatencyBatcher.CommandLine;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace LowLatencyBatcher.CommandLine;
 /// on standard error and the process exits with <see cref="UsageExitCode"/>. Any other exception is a fault of the
 /// tool and keeps its stack trace.
 /// </summary>
-internal static class CommandLineTool
+internal static partial class CommandLineTool
 {
     /// <summary>The exit code of a command-line error.</summary>
     public const int UsageExitCode = 2;
@@ -49,4 +51,12 @@ internal static class CommandLineTool
         int end = text.AsSpan().IndexOfAny('\r', '\n');
         return (end < 0 ? text : text[..end]).Trim();
     }
+
+    /// <summary>An argument exception's message without the <c> (Parameter 'Name')</c> that repeats the name it starts with.</summary>
+    /// <param name="message">The message.</param>
+    /// <returns>The message without it.</returns>
+    public static string WithoutParameterName(string message) => ParameterName().Replace(message, "");
+
+    [GeneratedRegex(@" \(Parameter '[^']*'\)")]
+    private static partial Regex ParameterName();
 }

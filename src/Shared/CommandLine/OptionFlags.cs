@@ -32,8 +32,7 @@ internal sealed partial class OptionFlags(IReadOnlyDictionary<string, string> fl
     /// <returns>The usage error.</returns>
     public UsageException Translate(ArgumentException error)
     {
-        string message = CommandLineTool.OneLine(error.Message);
-        message = ParameterSuffix().Replace(message, "");
+        string message = CommandLineTool.WithoutParameterName(CommandLineTool.OneLine(error.Message));
         message = Word().Replace(message, match => flagsByOption.TryGetValue(match.Value, out string? flag) ? flag : match.Value);
         if (error.ParamName is { } option && flagsByOption.TryGetValue(option, out string? own) && !message.Contains(own, StringComparison.Ordinal))
         {
@@ -42,9 +41,6 @@ internal sealed partial class OptionFlags(IReadOnlyDictionary<string, string> fl
 
         return new UsageException(message);
     }
-
-    [GeneratedRegex(@" \(Parameter '[^']*'\)$")]
-    private static partial Regex ParameterSuffix();
 
     [GeneratedRegex(@"\b[A-Z][A-Za-z]+\b")]
     private static partial Regex Word();
