@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace LowLatencyBatcher.Harness;
@@ -221,10 +222,25 @@ internal static class Gate
             Row("idle cost ours (% of one core)", baseline.IdleCost?.OursMedian, cost.OursMedian, "F2");
         }
 
-        void Row(string name, double? was, double current, string format)
+        void Row(string name, double? was, double current, string format) =>
+            log.WriteLine($"| {name} | {(was is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a")} | {current.ToString(format, CultureInfo.InvariantCulture)} | {Change(was, current, format)} |");
+    }
+
+    /// <summary>
+    /// The relative change from <paramref name="was"/> to <paramref name="current"/>, of the figures as printed
+    /// (<paramref name="format"/>, for example F3): "n/a" where there is no base (none stored, or one that prints as
+    /// zero), so that 0.000 against 0.000 never reads as a change.
+    /// </summary>
+    internal static string Change(double? was, double current, string format)
+    {
+        int decimals = format.Length > 1 && int.TryParse(format.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int d) ? d : 0;
+        if (was is not double w || !double.IsFinite(w) || !double.IsFinite(current) || Math.Round(w, decimals) == 0)
         {
-            string change = was is double w && w != 0 ? $"{(current - w) / Math.Abs(w):+0%;-0%;0%}" : "n/a";
-            log.WriteLine($"| {name} | {(was is double v ? v.ToString(format) : "n/a")} | {current.ToString(format)} | {change} |");
+            return "n/a";
         }
+
+        double shownWas = Math.Round(w, decimals);
+        double change = (Math.Round(current, decimals) - shownWas) / Math.Abs(shownWas);
+        return change.ToString("+0%;-0%;0%", CultureInfo.InvariantCulture);
     }
 }

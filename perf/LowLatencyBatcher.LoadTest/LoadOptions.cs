@@ -1,4 +1,4 @@
-using System.Globalization;
+using LowLatencyBatcher.CommandLine;
 
 namespace LowLatencyBatcher.LoadTest;
 
@@ -39,22 +39,14 @@ internal sealed record LoadOptions
     public bool Help { get; init; }
     public string[] ServerArgs { get; init; } = [];
 
+    /// <summary>Reads the command line; a flag that breaks its rule throws a <see cref="UsageException"/> naming it.</summary>
     public static LoadOptions Parse(string[] args)
     {
         var options = new LoadOptions();
         for (int i = 0; i < args.Length; i++)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            int Int(string s, int min, int max) =>
-                int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max
-                    ? v
-                    : throw new ArgumentException($"'{s}' is not a whole number in [{min}, {max}].");
-            double Seconds(string s) =>
-                double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 && v <= 600
-                    ? v
-                    : throw new ArgumentException($"'{s}' is not a number of seconds in (0, 600].");
-
-            switch (args[i])
+            string name = args[i];
+            switch (name)
             {
                 case "--":
                     return options with { ServerArgs = args[(i + 1)..] };
@@ -62,54 +54,51 @@ internal sealed record LoadOptions
                     options = options with { Help = true };
                     break;
                 case "--url":
-                    var url = new Uri(Next());
+                    var url = FlagValues.Url(name, FlagValues.Next(args, ref i));
                     if (!url.IsLoopback)
                     {
-                        throw new ArgumentException($"--url must be a loopback address (127.0.0.1, localhost, [::1]); got {url.Host}.");
+                        throw UsageException.For(name, $"must be a loopback address (127.0.0.1, localhost, [::1]), not {url.Host}.");
                     }
 
                     options = options with { Url = url };
                     break;
                 case "--levels":
-                    options = options with { Levels = Next().Split(',').Select(s => Int(s, 1, 1024)).ToArray() };
+                    options = options with { Levels = FlagValues.IntList(name, FlagValues.Next(args, ref i), 1, 1024) };
                     break;
                 case "--duration":
-                    options = options with { Duration = TimeSpan.FromSeconds(Seconds(Next())) };
+                    options = options with { Duration = TimeSpan.FromSeconds(FlagValues.Real(name, FlagValues.Next(args, ref i), 0, 600)) };
                     break;
                 case "--warmup":
-                    options = options with { Warmup = TimeSpan.FromSeconds(Seconds(Next())) };
+                    options = options with { Warmup = TimeSpan.FromSeconds(FlagValues.Real(name, FlagValues.Next(args, ref i), 0, 600)) };
                     break;
                 case "--max-requests":
-                    options = options with { MaxRequests = Int(Next(), 1, 10_000_000) };
+                    options = options with { MaxRequests = FlagValues.Int(name, FlagValues.Next(args, ref i), 1, 10_000_000) };
                     break;
                 case "--words":
-                    string[] range = Next().Split('-');
-                    if (range.Length != 2)
+                    int[] range = FlagValues.Next(args, ref i) is var words && words.Split('-') is { Length: 2 } parts
+                        ? [FlagValues.Int(name, parts[0], 1, 500), FlagValues.Int(name, parts[1], 1, 500)]
+                        : throw UsageException.For(name, $"needs MIN-MAX (words per input, 1 to 500), not '{words}'.");
+                    if (range[0] > range[1])
                     {
-                        throw new ArgumentException("--words takes MIN-MAX.");
+                        throw UsageException.For(name, $"needs MIN at most MAX, not '{words}'.");
                     }
 
-                    options = options with { MinWords = Int(range[0], 1, 500), MaxWords = Int(range[1], 1, 500) };
-                    if (options.MinWords > options.MaxWords)
-                    {
-                        throw new ArgumentException("--words: MIN must not exceed MAX.");
-                    }
-
+                    options = options with { MinWords = range[0], MaxWords = range[1] };
                     break;
                 case "--inputs":
-                    options = options with { Inputs = Int(Next(), 1, 2048) };
+                    options = options with { Inputs = FlagValues.Int(name, FlagValues.Next(args, ref i), 1, 2048) };
                     break;
                 case "--overload":
-                    options = options with { Overload = Int(Next(), 0, 1024) };
+                    options = options with { Overload = FlagValues.Int(name, FlagValues.Next(args, ref i), 0, 1024) };
                     break;
                 case "--out":
-                    options = options with { Out = Next() };
+                    options = options with { Out = FlagValues.Next(args, ref i) };
                     break;
                 case "--seed":
-                    options = options with { Seed = Int(Next(), 0, int.MaxValue) };
+                    options = options with { Seed = FlagValues.Int(name, FlagValues.Next(args, ref i), 0) };
                     break;
                 default:
-                    throw new ArgumentException($"Unknown option '{args[i]}'.");
+                    throw new UsageException($"Unknown option '{name}' (--help lists the options).");
             }
         }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using HdrHistogram;
+using LowLatencyBatcher.CommandLine;
 using LowLatencyBatcher;
 using LowLatencyBatcher.Torch;
 using LowLatencyBatcher.Torch.Models;
@@ -14,19 +15,30 @@ using static TorchSharp.torch;
 // packs and copies batch k+1 while it computes batch k). Runs alternate (off, on, on, off) so drift hits both alike.
 // Usage: [--records N] [--producers N] [--out DIR]
 // With --padding: the padding benchmark instead (Padding.cs), 2,000 records and 128 producers unless given.
+// A bad flag ends the run with one line naming it, and exit code 2.
 int? recordsOption = null, producersOption = null;
 bool paddingBench = false;
 string outDir = "artifacts/perf";
-for (int i = 0; i < args.Length; i++)
+int parsed = await CommandLineTool.RunAsync(() =>
 {
-    switch (args[i])
+    for (int i = 0; i < args.Length; i++)
     {
-        case "--padding": paddingBench = true; break;
-        case "--records" when i + 1 < args.Length: recordsOption = int.Parse(args[++i]); break;
-        case "--producers" when i + 1 < args.Length: producersOption = int.Parse(args[++i]); break;
-        case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
-        default: throw new ArgumentException($"unknown option {args[i]}");
+        string name = args[i];
+        switch (name)
+        {
+            case "--padding": paddingBench = true; break;
+            case "--records": recordsOption = FlagValues.Int(name, FlagValues.Next(args, ref i)); break;
+            case "--producers": producersOption = FlagValues.Int(name, FlagValues.Next(args, ref i), 1, 4096); break;
+            case "--out": outDir = FlagValues.Next(args, ref i); break;
+            default: throw new UsageException($"Unknown option '{name}': use --records N, --producers N, --out DIR, --padding.");
+        }
     }
+
+    return Task.FromResult(0);
+});
+if (parsed != 0)
+{
+    return parsed;
 }
 
 if (paddingBench)

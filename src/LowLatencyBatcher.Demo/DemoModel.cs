@@ -32,13 +32,12 @@ internal sealed class DemoModel : IDisposable
 
     public double PaddingEfficiency => _paddingEfficiency();
 
+    /// <summary>Loads the model the options name (their limits were checked by <see cref="DemoOptions.Parse"/>).</summary>
     public static DemoModel Create(DemoOptions options)
     {
         if (options.Model == "demo")
         {
             var encoderOptions = new DemoEncoderOptions();
-            if (options.MaxTokens > encoderOptions.MaxSequenceLength)
-                throw new ArgumentException($"--max-tokens is limited to {encoderOptions.MaxSequenceLength} by the demo model.");
             var encoder = new DemoEncoder(encoderOptions);
             TokenBatchRunner runner = TorchRunner(encoder, options, encoderOptions.VocabularySize);
             return new DemoModel(runner.ProcessAsync, () => runner.PaddingEfficiency,
@@ -50,8 +49,6 @@ internal sealed class DemoModel : IDisposable
 
         MiniLmFiles files = MiniLmFiles.Default.EnsureExist();
         MiniLmTokenizer tokenizer = MiniLmTokenizer.Load(files.VocabularyPath);
-        if (options.MaxTokens > tokenizer.MaxTokens)
-            throw new ArgumentException($"--max-tokens is limited to {tokenizer.MaxTokens} by {MiniLmFiles.ModelName}.");
         TokenSequence[] prompts = TextPromptGenerator.Generate(tokenizer, options.Records, options.MinTokens, options.MaxTokens, options.Seed);
 
         if (options.Backend == "onnx")

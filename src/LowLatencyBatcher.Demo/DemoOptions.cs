@@ -1,4 +1,6 @@
-using System.Globalization;
+using LowLatencyBatcher.CommandLine;
+using LowLatencyBatcher.Torch;
+using LowLatencyBatcher.Torch.Models;
 
 namespace LowLatencyBatcher.Demo;
 
@@ -45,6 +47,19 @@ internal sealed record DemoOptions
           --help                   show this text
         """;
 
+    /// <summary>The flag of each batcher option the demo sets, for the batcher's own rules (see <see cref="BatcherOptions"/>).</summary>
+    public static readonly OptionFlags BatcherFlags = new(new Dictionary<string, string>
+    {
+        [nameof(TokenBatcherOptions<TokenSequence>.TargetBatchTokens)] = "--target-batch-tokens",
+        [nameof(TokenBatcherOptions<TokenSequence>.MaxBatchSize)] = "--max-batch-size",
+        [nameof(TokenBatcherOptions<TokenSequence>.MinBatchSize)] = "--min-batch-size",
+        [nameof(TokenBatcherOptions<TokenSequence>.BatchTimeout)] = "--batch-timeout-ms",
+        [nameof(TokenBatcherOptions<TokenSequence>.Workers)] = "--workers",
+        [nameof(TokenBatcherOptions<TokenSequence>.CostModel)] = "--cost-model",
+        [nameof(TokenBatcherOptions<TokenSequence>.CostBuckets)] = "--buckets",
+    });
+
+    /// <summary>Reads the command line; a flag that breaks its rule throws a <see cref="UsageException"/> naming it.</summary>
     public static DemoOptions Parse(string[] args)
     {
         var options = new DemoOptions();
@@ -53,59 +68,66 @@ internal sealed record DemoOptions
             string name = args[i];
             if (name is "--help" or "-h")
                 return options with { Help = true };
-            if (i + 1 >= args.Length)
-                throw new ArgumentException($"Option {name} needs a value.");
-            string value = args[++i];
             options = name switch
             {
-                "--records" => options with { RecordsGiven = Positive(name, value) },
-                "--producers" => options with { Producers = Positive(name, value) },
-                "--min-tokens" => options with { MinTokens = Positive(name, value) },
-                "--max-tokens" => options with { MaxTokensGiven = Positive(name, value) },
-                "--target-batch-tokens" => options with { TargetBatchTokens = Positive(name, value) },
-                "--max-batch-size" => options with { MaxBatchSize = Positive(name, value) },
-                "--min-batch-size" => options with { MinBatchSize = Positive(name, value) },
-                "--batch-timeout-ms" => options with { BatchTimeoutMs = PositiveReal(name, value) },
-                "--workers" => options with { Workers = Positive(name, value) },
-                "--device" => options with { Device = value },
-                "--model" => options with
-                {
-                    Model = value is "minilm" or "demo" ? value : throw new ArgumentException($"--model needs minilm or demo, not '{value}'."),
-                },
-                "--backend" => options with
-                {
-                    Backend = value is "torch" or "onnx" ? value : throw new ArgumentException($"--backend needs torch or onnx, not '{value}'."),
-                },
+                "--records" => options with { RecordsGiven = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--producers" => options with { Producers = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--min-tokens" => options with { MinTokens = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--max-tokens" => options with { MaxTokensGiven = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--target-batch-tokens" => options with { TargetBatchTokens = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--max-batch-size" => options with { MaxBatchSize = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--min-batch-size" => options with { MinBatchSize = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--batch-timeout-ms" => options with { BatchTimeoutMs = FlagValues.Real(name, FlagValues.Next(args, ref i)) },
+                "--workers" => options with { Workers = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
+                "--device" => options with { Device = DeviceName(name, FlagValues.Next(args, ref i)) },
+                "--model" => options with { Model = FlagValues.Choice(name, FlagValues.Next(args, ref i), "minilm", "demo") },
+                "--backend" => options with { Backend = FlagValues.Choice(name, FlagValues.Next(args, ref i), "torch", "onnx") },
                 "--cost-model" => options with
                 {
-                    CostModel = Enum.TryParse<CostModel>(value, ignoreCase: true, out var model)
-                        ? model
-                        : throw new ArgumentException($"--cost-model needs sum or padded, not '{value}'."),
+                    CostModel = Enum.Parse<CostModel>(FlagValues.Choice(name, FlagValues.Next(args, ref i), "sum", "padded"), ignoreCase: true),
                 },
                 "--buckets" => options with
                 {
-                    Buckets = value == "none" ? [] : value.Split(',').Select(bound => Positive(name, bound)).ToArray(),
+                    Buckets = FlagValues.Next(args, ref i) is var value && value == "none" ? [] : FlagValues.IntList(name, value, ascending: true),
                 },
-                "--seed" => options with { Seed = int.Parse(value, CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option {name}."),
+                "--seed" => options with { Seed = FlagValues.Int(name, FlagValues.Next(args, ref i), min: 0) },
+                _ => throw new UsageException($"Unknown option '{name}' (--help lists the options)."),
             };
         }
+        (int modelLimit, string modelName) = options.Model == "demo"
+            ? (new DemoEncoderOptions().MaxSequenceLength, "the demo model")
+            : (new BertEncoderOptions().MaxSequenceLength, "all-MiniLM-L6-v2");
+        if (options.MaxTokens > modelLimit)
+            throw UsageException.For("--max-tokens", $"is limited to {modelLimit} by {modelName}, not {options.MaxTokens}.");
         if (options.MinTokens > options.MaxTokens)
-            throw new ArgumentException("--min-tokens must not exceed --max-tokens.");
+            throw UsageException.For("--min-tokens", $"must not exceed --max-tokens ({options.MaxTokens}), not {options.MinTokens}.");
         if (options.Model == "demo" && options.Backend == "onnx")
-            throw new ArgumentException("--backend onnx needs --model minilm: the demo encoder runs on torch only.");
+            throw UsageException.For("--backend", "onnx needs --model minilm: the demo encoder runs on torch only.");
         if (options.Model == "minilm" && options.MinTokens < 3)
-            throw new ArgumentException("--min-tokens must be at least 3 with --model minilm ([CLS], one word, [SEP]).");
+            throw UsageException.For("--min-tokens", $"must be at least 3 with --model minilm ([CLS], one word, [SEP]), not {options.MinTokens}.");
+
+        // The batcher's own rules (for example --min-batch-size at most --max-batch-size), in the flags' words.
+        _ = BatcherFlags.Check(() => new TokenBatcher<TokenSequence, float[]>(NoProcess, options.BatcherOptions()));
         return options;
     }
 
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int parsed) && parsed > 0
-            ? parsed
-            : throw new ArgumentException($"{name} needs a positive integer, not '{value}'.");
+    /// <summary>The batcher's options from these flags.</summary>
+    public TokenBatcherOptions<TokenSequence> BatcherOptions() => new()
+    {
+        TargetBatchTokens = TargetBatchTokens,
+        MaxBatchSize = MaxBatchSize,
+        MinBatchSize = MinBatchSize,
+        BatchTimeout = TimeSpan.FromMilliseconds(BatchTimeoutMs),
+        Workers = Workers,
+        CostModel = CostModel,
+        CostBuckets = Buckets,
+    };
 
-    private static double PositiveReal(string name, string value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed) && parsed > 0
-            ? parsed
-            : throw new ArgumentException($"{name} needs a positive number, not '{value}'.");
+    private static readonly ProcessFn<TokenSequence, float[]> NoProcess =
+        (_, _) => throw new InvalidOperationException("Only the options are checked.");
+
+    private static string DeviceName(string flag, string value) =>
+        TorchDevices.IsDeviceName(value)
+            ? value
+            : throw UsageException.For(flag, $"needs auto, cpu, cuda or cuda:N, not '{value}'.");
 }

@@ -133,7 +133,10 @@ internal static class EmbeddingsEndpoint
         };
     }
 
-    /// <summary>Checks the request's shape; on failure, <paramref name="problem"/> is the 400 (or 404) to answer.</summary>
+    /// <summary>
+    /// Checks the request's shape, then the model it names; on failure, <paramref name="problem"/> is the 400 (or,
+    /// for a well-formed request naming another model, the 404) to answer.
+    /// </summary>
     internal static bool TryParse(
         JsonElement root, EmbeddingsServerOptions options, ModelInfo model, out ParsedRequest request, out IResult problem)
     {
@@ -145,23 +148,10 @@ internal static class EmbeddingsEndpoint
             return false;
         }
 
-        if (root.TryGetProperty("model", out JsonElement modelName) && modelName.ValueKind != JsonValueKind.Null)
+        if (root.TryGetProperty("model", out JsonElement modelName) && modelName.ValueKind is not (JsonValueKind.Null or JsonValueKind.String))
         {
-            if (modelName.ValueKind != JsonValueKind.String)
-            {
-                problem = BadRequest("invalid_model", "'model' must be a string.", null, "model");
-                return false;
-            }
-
-            if (!model.Answers(modelName.GetString()!))
-            {
-                problem = Results.Problem(
-                    title: "The model does not exist.",
-                    detail: $"This server serves '{model.Name}'.",
-                    statusCode: StatusCodes.Status404NotFound,
-                    extensions: new Dictionary<string, object?> { ["code"] = "model_not_found", ["param"] = "model" });
-                return false;
-            }
+            problem = BadRequest("invalid_model", "'model' must be a string.", null, "model");
+            return false;
         }
 
         bool base64 = false;
@@ -236,6 +226,17 @@ internal static class EmbeddingsEndpoint
                 problem = BadRequest("empty_input", "An input is empty.", $"input[{i}] is an empty string.", "input");
                 return false;
             }
+        }
+
+        // The request's shape is checked first: a malformed request is a 400 whichever model it names.
+        if (modelName.ValueKind == JsonValueKind.String && !model.Answers(modelName.GetString()!))
+        {
+            problem = Results.Problem(
+                title: "The model does not exist.",
+                detail: $"This server serves '{model.Name}'.",
+                statusCode: StatusCodes.Status404NotFound,
+                extensions: new Dictionary<string, object?> { ["code"] = "model_not_found", ["param"] = "model" });
+            return false;
         }
 
         request = new ParsedRequest(inputs, base64);

@@ -4,6 +4,7 @@ using LowLatencyBatcher.Torch.Models;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using TorchSharp;
 
 namespace LowLatencyBatcher.Server;
 
@@ -36,6 +37,10 @@ public static class EmbeddingsServer
     /// <c>appsettings.json</c> and environment variables.
     /// </summary>
     /// <param name="args">The command-line arguments.</param>
+    /// <remarks>
+    /// A setting that breaks its rule makes the application's start throw (an <see cref="OptionsValidationException"/>
+    /// naming the key); <see cref="StartupErrors.Describe"/> says it in one line.
+    /// </remarks>
     /// <param name="configure">
     /// Runs after the server's own registrations, before the application is built (tests replace services here; a
     /// <see cref="ProcessFn{TRecord, TResult}"/> of <see cref="TokenSequence"/> registered here replaces the model).
@@ -44,6 +49,10 @@ public static class EmbeddingsServer
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Configuration.AddCommandLine(args, Switches);
+
+        // A failed start is thrown to the caller, who reports it (the server's Program in one line, see StartupErrors);
+        // the host's own "Hosting failed to start" error would print it again as a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         AddServices(builder.Services);
         RemoteWorkers.Add(builder); // --workers / --serve-workers nats://…: a gateway to remote workers, or a worker too
         configure?.Invoke(builder);
@@ -66,6 +75,7 @@ public static class EmbeddingsServer
             .Validate(o => !(o.Model.Equals(EmbeddingsServerOptions.DemoModel, StringComparison.OrdinalIgnoreCase)
                     && o.Backend.Equals(EmbeddingsServerOptions.OnnxBackend, StringComparison.OrdinalIgnoreCase)),
                 "Embeddings:Backend (--backend) onnx needs Embeddings:Model (--model) minilm: the demo encoder runs on torch only.")
+            .Validate(o => TorchDevices.IsDeviceName(o.Device), "Embeddings:Device must be auto, cpu, cuda or cuda:N.")
             .Validate(o => o.MaxInputs >= 1, "Embeddings:MaxInputs must be at least 1.")
             .Validate(o => o.MaxInputTokens >= 1 && o.MaxInputTokens <= MaxSequenceLength,
                 $"Embeddings:MaxInputTokens must be between 1 and the model's sequence length ({MaxSequenceLength}).")
@@ -90,9 +100,23 @@ public static class EmbeddingsServer
         services.AddSingleton(provider =>
         {
             int maxBatchSize = provider.GetRequiredService<IOptionsMonitor<BatcherOptions>>().Get(BatcherName).MaxBatchSize;
-            var runner = ModelRunner.Create(provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value, maxBatchSize);
+            EmbeddingsServerOptions server = provider.GetRequiredService<IOptions<EmbeddingsServerOptions>>().Value;
+            try
+            {
+                _ = TorchDevices.Resolve(server.Device);
+            }
+            catch (InvalidOperationException error)
+            {
+                // CUDA asked for where there is none: a setting this machine cannot honour, reported as one.
+                throw new OptionsValidationException(EmbeddingsServerOptions.Section, typeof(EmbeddingsServerOptions),
+                    [$"{EmbeddingsServerOptions.Section}:{nameof(EmbeddingsServerOptions.Device)}={server.Device}: {error.Message}"]);
+            }
+
+            var runner = ModelRunner.Create(server, maxBatchSize);
             provider.GetRequiredService<RunnerCapacity>().MaxBatchSize = runner.MaxBatchSize;
-            provider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(EmbeddingsServer)).LogInformation("Loaded {Model}.", runner.Description);
+            ServerLog.ModelLoaded(
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger(ServerLog.Category),
+                runner.Description, server.Device, runner.MaxBatchSize?.ToString() ?? "any size");
             return runner;
         });
         services.TryAddSingleton<ProcessFn<TokenSequence, float[]>>(provider => provider.GetRequiredService<ModelRunner>().Process);

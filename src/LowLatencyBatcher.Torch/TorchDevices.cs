@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
 using LowLatencyBatcher.Torch.Native;
 using LowLatencyBatcher.Torch.Streams;
 using LowLatencyBatcher.Torch.Streams.Cuda;
@@ -6,7 +8,7 @@ using TorchSharp;
 namespace LowLatencyBatcher.Torch;
 
 /// <summary>Picks the device to run on and the stream backend that goes with it.</summary>
-public static class TorchDevices
+public static partial class TorchDevices
 {
     /// <summary>
     /// Resolves a device name: <c>auto</c> (or <see langword="null"/>) picks CUDA device 0 when
@@ -29,11 +31,35 @@ public static class TorchDevices
                 ? parsed
                 : throw new ArgumentException($"'{name}' is not a CUDA device name (cuda or cuda:N).", nameof(name));
             if (!torch.cuda.is_available())
-                throw new InvalidOperationException($"Device '{name}' was asked for, but CUDA is not available in this process.");
+                throw new InvalidOperationException($"Device '{name}' was asked for, but CUDA is not available in this process: {WhyNoCuda()}");
             return torch.device(DeviceType.CUDA, index);
         }
         throw new ArgumentException($"Unknown device '{name}': use auto, cpu, cuda or cuda:N.", nameof(name));
     }
+
+    /// <summary>
+    /// Whether <paramref name="name"/> is one of the forms <see cref="Resolve"/> takes (<c>auto</c>, <c>cpu</c>,
+    /// <c>cuda</c>, <c>cuda:N</c>, in any case); whether that device exists is for <see cref="Resolve"/> to say.
+    /// </summary>
+    /// <param name="name">The device name.</param>
+    /// <returns>True for a well-formed name. Loads nothing.</returns>
+    public static bool IsDeviceName(string? name) => name is not null && DeviceName().IsMatch(name.Trim());
+
+    [GeneratedRegex("^(auto|cpu|cuda|cuda:[0-9]+)$", RegexOptions.IgnoreCase)]
+    private static partial Regex DeviceName();
+
+    /// <summary>
+    /// The libtorch this build ships: <c>cpu</c> (the default, <c>libtorch-cpu-linux-x64</c>) or <c>cuda</c>
+    /// (built with <c>-p:TorchBackend=cuda</c>, <c>TorchSharp-cuda-linux</c>).
+    /// </summary>
+    public static string BuildBackend { get; } =
+        typeof(TorchDevices).Assembly.GetCustomAttributes(typeof(AssemblyMetadataAttribute), inherit: false)
+            .Cast<AssemblyMetadataAttribute>()
+            .FirstOrDefault(attribute => attribute.Key == "TorchBackend")?.Value ?? "cpu";
+
+    private static string WhyNoCuda() => BuildBackend == "cuda"
+        ? "this build ships the CUDA libtorch, but no CUDA device or driver was found."
+        : "this build ships the CPU-only libtorch; build with -p:TorchBackend=cuda on a host with an NVIDIA driver to use CUDA.";
 
     /// <summary>Creates the stream backend for <paramref name="device"/>.</summary>
     /// <param name="device">A CPU or CUDA device.</param>

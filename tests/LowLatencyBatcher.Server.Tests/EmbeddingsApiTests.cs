@@ -89,6 +89,8 @@ public sealed class EmbeddingsApiTests(EmbeddingsApiTests.Fixture fixture) : ICl
     [InlineData("", "invalid_json")]
     [InlineData("[\"text\"]", "invalid_request")]
     [InlineData("{\"model\":\"lowlatencybatcher-demo-encoder\"}", "missing_input")]
+    [InlineData("{\"model\":\"x\"}", "missing_input")]
+    [InlineData("{\"model\":\"x\",\"input\":[1,2]}", "invalid_input")]
     [InlineData("{\"input\":\"\"}", "empty_input")]
     [InlineData("{\"input\":\"   \"}", "empty_input")]
     [InlineData("{\"input\":[]}", "empty_input")]
