@@ -12,7 +12,10 @@ public sealed class DemoCommandLineTests
     [InlineData("--seed x", "--seed needs a whole number of at least 0, not 'x'.")]
     [InlineData("--records", "--records needs a value.")]
     [InlineData("--records 0", "--records needs a positive whole number, not '0'.")]
-    [InlineData("--max-tokens 600", "--max-tokens is limited to 512 by the demo model, not 600.")]
+    [InlineData("--max-tokens 600", "--max-tokens is limited to 512 by all-MiniLM-L6-v2, not 600.")]
+    [InlineData("--model demo --max-tokens 600", "--max-tokens is limited to 512 by the demo model, not 600.")]
+    [InlineData("--model bert", "--model needs one of minilm, demo, not 'bert'.")]
+    [InlineData("--model demo --backend onnx", "--backend onnx needs --model minilm: the demo encoder runs on torch only.")]
     [InlineData("--cost-model linear", "--cost-model needs one of sum, padded, not 'linear'.")]
     [InlineData("--frobnicate 1", "Unknown option '--frobnicate' (--help lists the options).")]
     public async Task A_bad_flag_gets_one_line_and_exit_code_2(string args, string expected)

@@ -13,6 +13,8 @@ public sealed class ServerCommandLineTests
     [InlineData("--Embeddings:MaxInputs=0", "Embeddings:MaxInputs must be at least 1.")]
     [InlineData("--Batcher:MaxQueueSize=abc", "Batcher:MaxQueueSize needs a value of type Int32, not 'abc'.")]
     [InlineData("--Batcher:MinBatchSize=100", "Batcher:MinBatchSize must not exceed MaxBatchSize (64). Actual value was 100.")]
+    [InlineData("--Embeddings:Model=bert", "Embeddings:Model (--model) must be minilm or demo.")]
+    [InlineData("--Embeddings:Backend=tpu", "Embeddings:Backend (--backend) must be torch or onnx.")]
     public async Task A_bad_setting_gets_one_line_and_exit_code_2(string setting, string expected)
     {
         ToolRun run = await ToolProcess.RunAsync(Server, "--urls", "http://127.0.0.1:0", setting);
