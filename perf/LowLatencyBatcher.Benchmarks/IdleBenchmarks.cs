@@ -1,8 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using Perfolizer.Mathematics.OutlierDetection;
 using LowLatencyBatcher.Baselines;
+using Perfolizer.Mathematics.OutlierDetection;
 
 namespace LowLatencyBatcher.Benchmarks;
 

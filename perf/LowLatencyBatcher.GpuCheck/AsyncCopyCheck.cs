@@ -21,16 +21,24 @@ internal static class AsyncCopyCheck
         using AtenTensor back = gpu.PinnedInt64(Elements);
         AtenTensor device;
         using (copy.Select())
+        {
             device = gpu.DeviceInt64(Elements);
+        }
+
         using (device)
         {
             Span<long> source = host.HostInt64;
             for (int i = 0; i < source.Length; i++)
+            {
                 source[i] = i * 7L + 3;
+            }
 
             // Warm-up: first use of the allocator and the copy path.
             using (copy.Select())
+            {
                 gpu.Torch.Copy(device, host, nonBlocking: true);
+            }
+
             copy.Synchronize();
 
             nint start = gpu.Extras.CreateTimingEvent();
@@ -38,7 +46,10 @@ internal static class AsyncCopyCheck
             gpu.Runtime.RecordEvent(start, copy.Handle);
             var issue = Stopwatch.StartNew();
             using (copy.Select())
+            {
                 gpu.Torch.Copy(device, host, nonBlocking: true);
+            }
+
             double issueMs = issue.Elapsed.TotalMilliseconds;
             copy.Record(done);
             bool readyAtOnce = done.IsCompleted;
@@ -50,7 +61,10 @@ internal static class AsyncCopyCheck
             gpu.Runtime.DestroyEvent(end);
 
             using (copy.Select())
+            {
                 gpu.Torch.Copy(back, device, nonBlocking: false);
+            }
+
             bool exact = host.HostInt64.SequenceEqual(back.HostInt64);
 
             json.WriteNumber("bytes", Elements * sizeof(long));

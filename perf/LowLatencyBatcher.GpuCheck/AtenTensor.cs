@@ -27,7 +27,10 @@ internal sealed class AtenTensor(TorchShim shim, nint handle, long elements, Act
     {
         nint handle = Interlocked.Exchange(ref _handle, 0);
         if (handle == 0)
+        {
             return;
+        }
+
         try
         {
             shim.Delete(handle);

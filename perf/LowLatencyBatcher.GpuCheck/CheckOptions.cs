@@ -35,7 +35,10 @@ internal sealed record CheckOptions(string? TorchLib, string? OutFile, int Devic
                 case "--torch-lib":
                     torchLib = Value();
                     if (!Directory.Exists(torchLib))
+                    {
                         throw new ArgumentException($"--torch-lib must name an existing folder; '{torchLib}' is not one.");
+                    }
+
                     break;
                 case "--out":
                     outFile = Value();

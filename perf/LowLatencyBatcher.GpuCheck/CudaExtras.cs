@@ -73,6 +73,8 @@ internal sealed unsafe class CudaExtras
     private void Check(int status, string call)
     {
         if (status != 0)
+        {
             throw new InvalidOperationException($"{call} failed with CUDA error {status}: {_runtime.Describe(status)}");
+        }
     }
 }

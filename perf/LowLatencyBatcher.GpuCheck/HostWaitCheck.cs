@@ -48,7 +48,9 @@ internal static class HostWaitCheck
             json.WriteNumber("cpu_share", Math.Round(share, 3));
             json.WriteEndObject();
             if (mode == DeviceEventWait.Block)
+            {
                 blockShare = share;
+            }
         }
         // The blocking event must let the thread sleep; the spinning one is measured, not judged.
         return blockShare < 0.5;

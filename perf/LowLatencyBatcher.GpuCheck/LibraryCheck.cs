@@ -14,7 +14,10 @@ internal static class LibraryCheck
         json.WriteString("cudart_found_as", gpu.Runtime.LibrarySource);
         json.WriteStartArray("cudart_mapped");
         foreach (string runtime in runtimes)
+        {
             json.WriteStringValue(runtime);
+        }
+
         json.WriteEndArray();
         json.WriteNumber("cuda_runtime_version", gpu.Extras.RuntimeVersion());
         json.WriteNumber("cuda_driver_version", gpu.Extras.DriverVersion());

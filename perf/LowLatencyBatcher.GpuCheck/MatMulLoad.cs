@@ -17,7 +17,10 @@ internal sealed class MatMulLoad : IDisposable
         using AtenTensor host = gpu.Torch.EmptyPinned(gpu.Torch.Float32, sizeof(float), (long)n * n, gpu.Extras);
         Span<float> values = host.HostFloat32;
         for (int i = 0; i < values.Length; i++)
+        {
             values[i] = (i % 17) / 17f;
+        }
+
         using (stream.Select())
         {
             _a = gpu.Torch.Empty(gpu.Torch.Float32, onCuda: true, gpu.Device, n, n);
@@ -39,7 +42,9 @@ internal sealed class MatMulLoad : IDisposable
         using (stream.Select())
         {
             for (int i = 0; i < times; i++)
+            {
                 _gpu.Torch.MatMul(_c, _a, _b);
+            }
         }
     }
 

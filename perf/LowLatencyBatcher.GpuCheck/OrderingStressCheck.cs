@@ -82,15 +82,23 @@ internal static class OrderingStressCheck
                         slot.EnsureCapacity(length);
                         Span<long> staging = slot.Staging.HostInt64[..(int)length];
                         for (int i = 0; i < staging.Length; i++)
+                        {
                             staging[i] = Expected(k, i);
+                        }
 
                         // Copy stream: the device buffer may still be read by the slot's previous computation.
                         if (orderDeviceReuse)
+                        {
                             copy.Wait(slot.ComputeDone);
+                        }
+
                         using (AtenTensor source = gpu.Torch.Prefix(slot.Staging, length))
                         using (AtenTensor target = gpu.Torch.Prefix(slot.Device, length))
                         using (copy.Select())
+                        {
                             gpu.Torch.Copy(target, source, nonBlocking: true);
+                        }
+
                         copy.Record(slot.CopyDone);
                         toCompute.Add((k, length), stop.Token);
                     }
@@ -103,7 +111,8 @@ internal static class OrderingStressCheck
                 {
                     toCompute.CompleteAdding();
                 }
-            }) { Name = "gpu-check copy" };
+            })
+            { Name = "gpu-check copy" };
 
             // The runner's compute thread: after the copy, a delay, then the read of the device buffer; the result
             // goes back to the host into a ring of buffers checked when they come round again.
@@ -120,7 +129,10 @@ internal static class OrderingStressCheck
                         using (AtenTensor input = gpu.Torch.Prefix(slot.Device, length))
                         using (AtenTensor output = gpu.Torch.Prefix(slot.Result, length))
                         using (compute.Select())
+                        {
                             gpu.Torch.Copy(output, input, nonBlocking: true);
+                        }
+
                         compute.Record(slot.ComputeDone);
 
                         int r = (int)(k % Ring);
@@ -128,7 +140,10 @@ internal static class OrderingStressCheck
                         using (AtenTensor result = gpu.Torch.Prefix(slot.Result, length))
                         using (AtenTensor host = gpu.Torch.Prefix(ring[r], length))
                         using (compute.Select())
+                        {
                             gpu.Torch.Copy(host, result, nonBlocking: true);
+                        }
+
                         compute.Record(ringDone[r]);
                         ringBatch[r] = (k, length);
                         permits[k & 1].Release();
@@ -140,17 +155,23 @@ internal static class OrderingStressCheck
                     // Let the copy thread stop rather than wait for a permit forever.
                     stop.Cancel();
                 }
-            }) { Name = "gpu-check compute" };
+            })
+            { Name = "gpu-check compute" };
 
             copyThread.Start();
             computeThread.Start();
             copyThread.Join();
             computeThread.Join();
             if ((computeFailure ?? copyFailure) is { } failure)
+            {
                 throw new InvalidOperationException($"The stress run failed: {failure.Message}", failure);
+            }
 
             for (int r = 0; r < Ring; r++)
+            {
                 mismatches += Verify(ring[r], ringDone[r], ringBatch[r]);
+            }
+
             compute.Synchronize();
             copy.Synchronize();
             return (mismatches, slots.Sum(slot => slot.Reallocations));
@@ -158,7 +179,10 @@ internal static class OrderingStressCheck
         finally
         {
             foreach (StressSlot slot in slots)
+            {
                 slot.Dispose();
+            }
+
             for (int r = 0; r < Ring; r++)
             {
                 ring[r]?.Dispose();
@@ -175,13 +199,18 @@ internal static class OrderingStressCheck
     private static long Verify(AtenTensor buffer, CudaEvent done, (long Batch, long Length) held)
     {
         if (held.Batch < 0)
+        {
             return 0;
+        }
+
         done.Synchronize();
         Span<long> values = buffer.HostInt64[..(int)held.Length];
         for (int i = 0; i < values.Length; i++)
         {
             if (values[i] != Expected(held.Batch, i))
+            {
                 return 1;
+            }
         }
         return 0;
     }

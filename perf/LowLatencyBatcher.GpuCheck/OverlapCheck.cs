@@ -21,14 +21,19 @@ internal static class OverlapCheck
         host.HostInt64.Fill(1);
         AtenTensor device;
         using (copy.Select())
+        {
             device = gpu.DeviceInt64(CopyElements);
+        }
+
         using (device)
         using (var load = new MatMulLoad(gpu, compute, MatrixSize))
         {
             void CopyOn(CudaStream stream)
             {
                 using (stream.Select())
+                {
                     gpu.Torch.Copy(device, host, nonBlocking: true);
+                }
             }
 
             CopyOn(copy);

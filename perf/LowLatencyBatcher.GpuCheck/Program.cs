@@ -39,7 +39,10 @@ using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = 
 string report = System.Text.Encoding.UTF8.GetString(buffer.ToArray());
 Console.WriteLine(report);
 if (options.OutFile is not null)
+{
     File.WriteAllText(options.OutFile, report + "\n");
+}
+
 return exitCode;
 
 static int Run(CheckOptions options, Utf8JsonWriter json)
@@ -109,7 +112,10 @@ static int NoCuda(Utf8JsonWriter json, string reason, CheckOptions options)
 
     string? torchCpu = TorchLocator.Find(options.TorchLib, TorchLocator.CpuFileName, out _);
     if (torchCpu is null)
+    {
         return 0;
+    }
+
     try
     {
         DynamicLinker.OpenOrThrow(torchCpu, DynamicLinker.RtldNow | DynamicLinker.RtldGlobal);

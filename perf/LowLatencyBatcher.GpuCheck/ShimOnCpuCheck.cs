@@ -14,7 +14,10 @@ internal static class ShimOnCpuCheck
         using AtenTensor ids = torch.Empty(torch.Int64, onCuda: false, 0, 1000);
         Span<long> values = ids.HostInt64;
         for (int i = 0; i < values.Length; i++)
+        {
             values[i] = i * 3L - 7;
+        }
+
         using AtenTensor prefix = torch.Prefix(ids, 600);
         using AtenTensor copy = torch.Empty(torch.Int64, onCuda: false, 0, 600);
         torch.Copy(copy, prefix, nonBlocking: false);
@@ -36,7 +39,10 @@ internal static class ShimOnCpuCheck
         json.WriteBoolean("copy_exact", copyExact);
         json.WriteStartArray("matmul_2x3_by_3x2");
         foreach (float value in got)
+        {
             json.WriteNumberValue(value);
+        }
+
         json.WriteEndArray();
         json.WriteBoolean("matmul_exact", productExact);
         json.WriteBoolean("pinned_allocator_exported", torch.HasPinnedAllocator);

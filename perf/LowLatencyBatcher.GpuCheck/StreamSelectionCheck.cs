@@ -45,7 +45,10 @@ internal static class StreamSelectionCheck
             gpu.Runtime.SetDevice(elsewhere);
             using (gpu.Factory.CreateStream("on-other-device"))
             using (gpu.Factory.CreateEvent("on-other-device", Torch.Streams.DeviceEventWait.Spin))
+            {
                 deviceKept = gpu.Runtime.GetDevice() == elsewhere;
+            }
+
             gpu.Runtime.SetDevice(device);
             json.WriteBoolean("creating_keeps_current_device", deviceKept);
         }

@@ -43,7 +43,10 @@ internal sealed class StressSlot : IDisposable
     public void EnsureCapacity(long elements)
     {
         if (elements <= Capacity)
+        {
             return;
+        }
+
         CopyDone.Synchronize();
         ComputeDone.Synchronize();
         Release();
@@ -56,9 +59,14 @@ internal sealed class StressSlot : IDisposable
         Capacity = capacity;
         Staging = _gpu.PinnedInt64(capacity);
         using (_copy.Select())
+        {
             Device = _gpu.DeviceInt64(capacity);
+        }
+
         using (_compute.Select())
+        {
             Result = _gpu.DeviceInt64(capacity);
+        }
     }
 
     private void Release()

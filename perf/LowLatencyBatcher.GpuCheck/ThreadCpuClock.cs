@@ -22,7 +22,10 @@ internal static unsafe partial class ThreadCpuClock
     {
         TimeSpec time;
         if (ClockGetTime(ClockThreadCpuTime, &time) != 0)
+        {
             throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed.");
+        }
+
         return time.Seconds * 1e3 + time.Nanoseconds / 1e6;
     }
 }

@@ -15,9 +15,14 @@ internal static class TorchLocator
     {
         var folders = new List<string>();
         if (torchLib is not null)
+        {
             folders.Add(torchLib);
+        }
         else
+        {
             folders.AddRange((Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries));
+        }
+
         searched = folders;
         return folders.Select(folder => Path.Combine(folder, fileName)).FirstOrDefault(File.Exists);
     }

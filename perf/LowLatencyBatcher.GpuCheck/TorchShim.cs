@@ -26,7 +26,9 @@ internal sealed unsafe class TorchShim
             foreach (nint library in libraries)
             {
                 if (NativeLibrary.TryGetExport(library, name, out nint address))
+                {
                     return address;
+                }
             }
             return required ? throw new EntryPointNotFoundException($"{name} is not exported by libtorch_cpu or libtorch_cuda.") : 0;
         }
@@ -65,7 +67,9 @@ internal sealed unsafe class TorchShim
         foreach (string path in LoadedLibraries.Find("libtorch_cuda").Concat(LoadedLibraries.Find("libtorch_cpu")))
         {
             if (NativeLibrary.TryLoad(path, out nint handle))
+            {
                 handles.Add(handle);
+            }
         }
         return new TorchShim(handles);
     }
@@ -81,7 +85,9 @@ internal sealed unsafe class TorchShim
     public AtenTensor EmptyPinned(int dtype, int elementSize, long elements, CudaExtras cuda)
     {
         if (HasPinnedAllocator)
+        {
             return Make(_emptyStridedPinned, dtype, Cpu, 0, [elements], "aoti_torch_empty_strided_pinned");
+        }
 
         nint memory = cuda.MallocHost(elements * elementSize);
         long size = elements;
@@ -100,7 +106,10 @@ internal sealed unsafe class TorchShim
     public AtenTensor Prefix(AtenTensor tensor, long elements)
     {
         if (elements > tensor.Elements)
+        {
             throw new ArgumentOutOfRangeException(nameof(elements), elements, $"The tensor holds only {tensor.Elements} elements.");
+        }
+
         long size = elements;
         long stride = 1;
         nint view;
@@ -119,7 +128,10 @@ internal sealed unsafe class TorchShim
     public nint CurrentCudaStream(int device)
     {
         if (_currentCudaStream == null)
+        {
             throw new EntryPointNotFoundException("aoti_torch_get_current_cuda_stream needs libtorch_cuda.");
+        }
+
         void* stream;
         Check(_currentCudaStream(device, &stream), "aoti_torch_get_current_cuda_stream");
         return (nint)stream;
@@ -147,13 +159,18 @@ internal sealed unsafe class TorchShim
         nint handle;
         fixed (long* sizesPtr = sizes)
         fixed (long* stridesPtr = strides)
+        {
             Check(factory(sizes.Length, sizesPtr, stridesPtr, dtype, deviceType, device, &handle), call);
+        }
+
         return new AtenTensor(this, handle, stride);
     }
 
     private static void Check(int status, string call)
     {
         if (status != 0)
+        {
             throw new InvalidOperationException($"{call} failed (AOTI error {status}); libtorch printed the reason on stderr.");
+        }
     }
 }

@@ -6,6 +6,8 @@ internal sealed class Owned(params IDisposable[] items) : IDisposable
     public void Dispose()
     {
         foreach (IDisposable item in items)
+        {
             item.Dispose();
+        }
     }
 }

@@ -86,7 +86,10 @@ foreach (string backend in backends)
             {
                 Run run = await OneAtATimeAsync(process, prompts);
                 if (single is null || run.RecordsPerSecond > single.RecordsPerSecond)
+                {
                     (single, singlePadding) = (run, (double)real / positions);
+                }
+
                 Console.WriteLine($"  {backend} one at a time, round {round + 1}: {run.RecordsPerSecond:F1} records/s");
                 continue;
             }
@@ -104,7 +107,10 @@ foreach (string backend in backends)
             Run result = await BatchedAsync(batcher, prompts, producers);
             await batcher.StopAsync();
             if (batched is null || result.RecordsPerSecond > batched.RecordsPerSecond)
+            {
                 (batched, batchedPadding, meanBatch) = (result, (double)real / positions, batcher.Stats.AvgBatchSize);
+            }
+
             Console.WriteLine($"  {backend} batcher, round {round + 1}: {result.RecordsPerSecond:F1} records/s");
         }
     }
@@ -125,7 +131,10 @@ string table = string.Join(Environment.NewLine,
 Console.WriteLine();
 Console.WriteLine(table);
 if (outFile is not null)
+{
     await File.WriteAllTextAsync(outFile, table + Environment.NewLine);
+}
+
 return 0;
 
 static (ProcessFn<TokenSequence, float[]>, IDisposable) Torch(MiniLmFiles files, int maxBatchSize)
@@ -175,7 +184,10 @@ static async Task<Run> BatchedAsync(TokenBatcher<TokenSequence, float[]> batcher
     TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
     var merged = new LongHistogram(60_000_000, 3);
     foreach (LongHistogram histogram in perProducer)
+    {
         merged.Add(histogram);
+    }
+
     return new Run(prompts.Length, prompts.Sum(p => (long)p.Length), elapsed, merged);
 }
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using HdrHistogram;
-using LowLatencyBatcher.CommandLine;
 using LowLatencyBatcher;
+using LowLatencyBatcher.CommandLine;
 using LowLatencyBatcher.Torch;
 using LowLatencyBatcher.Torch.Models;
 using LowLatencyBatcher.Torch.Native;

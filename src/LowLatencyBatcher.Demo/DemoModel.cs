@@ -67,12 +67,12 @@ internal sealed class DemoModel : IDisposable
 
     private static TokenBatchRunner TorchRunner(
         torch.nn.Module<torch.Tensor, torch.Tensor, torch.Tensor> model, DemoOptions options, int vocabularySize) => new(model, new TokenBatchRunnerOptions
-    {
-        Device = options.Device,
-        MaxBatchSize = options.MaxBatchSize,
-        InitialSequenceLength = options.MaxTokens,
-        VocabularySize = vocabularySize, // an id outside the vocabulary fails its record, not the device
-    });
+        {
+            Device = options.Device,
+            MaxBatchSize = options.MaxBatchSize,
+            InitialSequenceLength = options.MaxTokens,
+            VocabularySize = vocabularySize, // an id outside the vocabulary fails its record, not the device
+        });
 
     private static string TorchDevice(TokenBatchRunner runner) => runner.Device.type == DeviceType.CPU
         ? $"cpu ({torch.get_num_threads()} torch threads)"
@@ -81,6 +81,8 @@ internal sealed class DemoModel : IDisposable
     public void Dispose()
     {
         foreach (IDisposable owned in _owned)
+        {
             owned.Dispose();
+        }
     }
 }

@@ -67,7 +67,10 @@ internal sealed record DemoOptions
         {
             string name = args[i];
             if (name is "--help" or "-h")
+            {
                 return options with { Help = true };
+            }
+
             options = name switch
             {
                 "--records" => options with { RecordsGiven = FlagValues.Int(name, FlagValues.Next(args, ref i)) },
@@ -98,13 +101,24 @@ internal sealed record DemoOptions
             ? (new DemoEncoderOptions().MaxSequenceLength, "the demo model")
             : (new BertEncoderOptions().MaxSequenceLength, "all-MiniLM-L6-v2");
         if (options.MaxTokens > modelLimit)
+        {
             throw UsageException.For("--max-tokens", $"is limited to {modelLimit} by {modelName}, not {options.MaxTokens}.");
+        }
+
         if (options.MinTokens > options.MaxTokens)
+        {
             throw UsageException.For("--min-tokens", $"must not exceed --max-tokens ({options.MaxTokens}), not {options.MinTokens}.");
+        }
+
         if (options.Model == "demo" && options.Backend == "onnx")
+        {
             throw UsageException.For("--backend", "onnx needs --model minilm: the demo encoder runs on torch only.");
+        }
+
         if (options.Model == "minilm" && options.MinTokens < 3)
+        {
             throw UsageException.For("--min-tokens", $"must be at least 3 with --model minilm ([CLS], one word, [SEP]), not {options.MinTokens}.");
+        }
 
         // The batcher's own rules (for example --min-batch-size at most --max-batch-size), in the flags' words.
         _ = BatcherFlags.Check(() => new TokenBatcher<TokenSequence, float[]>(NoProcess, options.BatcherOptions()));

@@ -33,7 +33,10 @@ internal sealed class LoadGenerator(TokenBatcher<TokenSequence, float[]> batcher
 
         var latency = new LongHistogram(HighestLatencyMicroseconds, 3);
         foreach (LongHistogram histogram in perProducer)
+        {
             latency.Add(histogram);
+        }
+
         long tokens = prompts.Sum(prompt => (long)prompt.Length);
         return new LoadResult(prompts.Length, tokens, elapsed, latency);
     }
@@ -49,7 +52,10 @@ internal sealed class LoadGenerator(TokenBatcher<TokenSequence, float[]> batcher
             long micros = (long)Stopwatch.GetElapsedTime(submitted).TotalMicroseconds;
             latency.RecordValue(Math.Min(micros, HighestLatencyMicroseconds));
             if (embedding.Length == 0)
+            {
                 throw new InvalidOperationException($"Record {i} came back empty.");
+            }
+
             Interlocked.Increment(ref _completed);
         }
         return latency;

@@ -16,7 +16,10 @@ internal static class PromptGenerator
             int length = minTokens + (int)Math.Round((maxTokens - minTokens) * u * u);
             var ids = new int[length];
             for (int t = 0; t < length; t++)
+            {
                 ids[t] = random.Next(1, vocabularySize);
+            }
+
             prompts[i] = new TokenSequence(ids);
         }
         return prompts;

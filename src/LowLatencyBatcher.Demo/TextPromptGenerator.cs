@@ -32,7 +32,10 @@ internal static class TextPromptGenerator
             words.Clear();
             // Every word above is one token: [CLS] + words + [SEP] is the target length.
             for (int w = 0; w < target - 2; w++)
+            {
                 words.Add(Words[random.Next(Words.Length)]);
+            }
+
             prompts[i] = new TokenSequence(tokenizer.Encode(string.Join(' ', words)));
         }
 

@@ -43,7 +43,9 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(_options.IntraOpThreads, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxConcurrentRuns, 1, nameof(options));
         if (!File.Exists(modelPath))
+        {
             throw new FileNotFoundException($"The ONNX model '{modelPath}' does not exist.", modelPath);
+        }
 
         _ids = ids;
         using var sessionOptions = new SessionOptions
@@ -66,11 +68,15 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
             foreach (string required in new[] { InputIds, AttentionMask })
             {
                 if (!_session.InputMetadata.ContainsKey(required))
+                {
                     throw new InvalidDataException($"'{modelPath}' has no input '{required}'; it has {string.Join(", ", _session.InputMetadata.Keys)}.");
+                }
             }
 
             if (!_session.OutputMetadata.TryGetValue(_options.OutputName, out NodeMetadata? output))
+            {
                 throw new InvalidDataException($"'{modelPath}' has no output '{_options.OutputName}'; it has {string.Join(", ", _session.OutputMetadata.Keys)}.");
+            }
 
             Dimensions = output.Dimensions[^1];
             _hasTokenTypes = _session.InputMetadata.ContainsKey(TokenTypeIds);
@@ -109,13 +115,21 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (batch.Count == 0)
+        {
             return new ValueTask<IReadOnlyList<float[]>>(Array.Empty<float[]>());
+        }
+
         if (cancellationToken.IsCancellationRequested)
+        {
             return ValueTask.FromCanceled<IReadOnlyList<float[]>>(cancellationToken);
+        }
 
         // The common case, a free turn, runs on the calling worker without an await.
         if (_turns.Wait(0, CancellationToken.None))
+        {
             return RunTurn(batch);
+        }
+
         return WaitAndRunAsync(batch, cancellationToken);
     }
 
@@ -160,7 +174,10 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
         {
             ReadOnlySpan<int> tokens = _ids(batch[row]).Span;
             if (tokens.Length != lengths[row])
+            {
                 throw new InvalidOperationException($"Record {row}'s token ids changed while its batch was being packed.");
+            }
+
             Span<long> idRow = ids.AsSpan(row * padded, padded);
             Span<long> maskRow = mask.AsSpan(row * padded, padded);
             for (int t = 0; t < tokens.Length; t++)
@@ -193,7 +210,10 @@ public sealed class OnnxEmbeddingRunner<TRecord> : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
             return;
+        }
+
         _session.Dispose();
         _turns.Dispose();
     }

@@ -11,7 +11,9 @@ internal static class Pooling
     {
         int batch = lengths.Length;
         if (shape.Length is not (2 or 3) || shape[0] != batch)
+        {
             throw new InvalidOperationException($"The model returned shape [{string.Join(", ", shape)}]; expected [{batch}, L, H] or [{batch}, H].");
+        }
 
         int positions = shape.Length == 3 ? checked((int)shape[1]) : 1;
         int hidden = checked((int)shape[^1]);
@@ -31,22 +33,31 @@ internal static class Pooling
                 {
                     ReadOnlySpan<float> token = block.Slice(t * hidden, hidden);
                     for (int h = 0; h < hidden; h++)
+                    {
                         embedding[h] += token[h];
+                    }
                 }
 
                 float scale = 1f / Math.Max(real, 1);
                 for (int h = 0; h < hidden; h++)
+                {
                     embedding[h] *= scale;
+                }
             }
 
             if (normalize)
             {
                 double squares = 0;
                 foreach (float value in embedding)
+                {
                     squares += (double)value * value;
+                }
+
                 float inverse = (float)(1 / Math.Max(Math.Sqrt(squares), 1e-12));
                 for (int h = 0; h < hidden; h++)
+                {
                     embedding[h] *= inverse;
+                }
             }
 
             results[row] = embedding;

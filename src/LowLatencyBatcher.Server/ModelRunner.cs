@@ -78,6 +78,8 @@ internal sealed class ModelRunner : IDisposable
     public void Dispose()
     {
         foreach (IDisposable owned in _owned)
+        {
             owned.Dispose();
+        }
     }
 }

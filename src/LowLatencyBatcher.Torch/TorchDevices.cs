@@ -22,16 +22,25 @@ public static partial class TorchDevices
         TorchNative.EnsureLoaded();
         string spec = (name ?? "auto").Trim().ToLowerInvariant();
         if (spec == "auto")
+        {
             return torch.cuda.is_available() ? torch.device(DeviceType.CUDA, 0) : torch.CPU;
+        }
+
         if (spec == "cpu")
+        {
             return torch.CPU;
+        }
+
         if (spec == "cuda" || spec.StartsWith("cuda:", StringComparison.Ordinal))
         {
             int index = spec == "cuda" ? 0 : int.TryParse(spec.AsSpan(5), out int parsed) && parsed >= 0
                 ? parsed
                 : throw new ArgumentException($"'{name}' is not a CUDA device name (cuda or cuda:N).", nameof(name));
             if (!torch.cuda.is_available())
+            {
                 throw new InvalidOperationException($"Device '{name}' was asked for, but CUDA is not available in this process: {WhyNoCuda()}");
+            }
+
             return torch.device(DeviceType.CUDA, index);
         }
         throw new ArgumentException($"Unknown device '{name}': use auto, cpu, cuda or cuda:N.", nameof(name));

@@ -41,7 +41,10 @@ public sealed class EquivalenceTests(MiniLmFixture model, ITestOutputHelper outp
             Array.Copy(all, start, ids, 0, length);
             ids[0] = 101;
             if (length > 1)
+            {
                 ids[^1] = 102;
+            }
+
             return new TokenSequence(ids);
         }).ToArray();
     }

@@ -41,6 +41,8 @@ public sealed class SemanticTests(MiniLmFixture model) : IClassFixture<MiniLmFix
         Assert.Equal(0.655, MiniLmFixture.Cosine(vectors[0], vectors[1]), 0.005);
         Assert.Equal(0.091, MiniLmFixture.Cosine(vectors[0], vectors[2]), 0.005);
         foreach (float[] vector in vectors)
+        {
             Assert.Equal(1.0, Math.Sqrt(vector.Sum(v => (double)v * v)), 1e-5);
+        }
     }
 }

@@ -34,7 +34,10 @@ public sealed class RealModelServers : IAsyncLifetime
     public async Task DisposeAsync()
     {
         foreach (HttpClient client in _clients.Values)
+        {
             client.Dispose();
+        }
+
         foreach (WebApplication app in _apps.Values)
         {
             await app.StopAsync().WaitAsync(ServerFactory.Bound);

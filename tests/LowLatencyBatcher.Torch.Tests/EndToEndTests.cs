@@ -54,7 +54,9 @@ public class EndToEndTests
 
         var alone = new float[inputs.Length][];
         for (int i = 0; i < inputs.Length; i++)
+        {
             alone[i] = (await runner.ProcessAsync([new TokenSequence(inputs[i])]))[0];
+        }
 
         await using var batcher = new TokenBatcher<TokenSequence, float[]>(runner.ProcessAsync, new TokenBatcherOptions<TokenSequence>
         {

@@ -30,7 +30,9 @@ public class PipelineOrderingTests
                 .ToArray();
             IReadOnlyList<float[]>[] results = await Task.WhenAll(tasks);
             for (int k = 0; k < batches; k++)
+            {
                 Assert.All(results[k], row => Assert.Equal((k + 1) * (1 + 3 * k), row[0]));
+            }
         }
 
         IReadOnlyList<Op> log = backend.Log;
@@ -39,7 +41,9 @@ public class PipelineOrderingTests
             for (int i = from; i < log.Count; i++)
             {
                 if (match(log[i]))
+                {
                     return i;
+                }
             }
             return -1;
         }
@@ -49,7 +53,9 @@ public class PipelineOrderingTests
             for (int i = end - 1; i >= 0; i--)
             {
                 if (match(log[i]))
+                {
                     return i;
+                }
             }
             return -1;
         }
@@ -70,7 +76,9 @@ public class PipelineOrderingTests
             Assert.True(sync >= 0, $"batch {k}: no host wait on {copyDone} before packing");
             Assert.Equal(earlierOnSlot, log[sync].Generation);
             if (k >= 2)
+            {
                 Assert.True(IndexOf(op => op.Kind == "copy" && op.Batch == k - 2) < sync);
+            }
 
             // Device buffer reuse: the copy stream waits for the computation of batch k-2 before copying.
             int copy = IndexOf(op => op.Kind == "copy" && op.Batch == k);
@@ -80,7 +88,9 @@ public class PipelineOrderingTests
             Assert.True(waitCompute > pack, $"batch {k}: the copy stream did not wait on {computeDone}");
             Assert.Equal(earlierOnSlot, log[waitCompute].Generation);
             if (k >= 2)
+            {
                 Assert.True(IndexOf(op => op.Kind == "compute-end" && op.Batch == k - 2) < waitCompute);
+            }
 
             // The copy is marked done on the copy stream right after it is issued.
             int recordCopy = IndexOf(op => op.Kind == "record" && op.Event == copyDone, copy);
@@ -113,7 +123,9 @@ public class PipelineOrderingTests
             // Hold batch 0's computation until batch 1 has been packed and copied: this only finishes if the
             // pipeline prefetches. The bound keeps a broken pipeline from hanging the test.
             if (batch == 0)
+            {
                 overlapped = SpinWait.SpinUntil(() => backend.Contains(op => op.Kind == "copy" && op.Batch == 1), TimeSpan.FromSeconds(30));
+            }
         };
 
         using (var runner = CreateRunner(backend, model))

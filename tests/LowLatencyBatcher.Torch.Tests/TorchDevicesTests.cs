@@ -19,7 +19,9 @@ public class TorchDevicesTests
         Assert.Throws<ArgumentException>(() => TorchDevices.Resolve("tpu"));
         Assert.Throws<ArgumentException>(() => TorchDevices.Resolve("cuda:x"));
         if (!torch.cuda.is_available())
+        {
             Assert.Throws<InvalidOperationException>(() => TorchDevices.Resolve("cuda:0"));
+        }
     }
 
     [Fact]

@@ -34,7 +34,9 @@ public sealed partial class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
         TorchNative.EnsureLoaded();
         Options = options ?? new BertEncoderOptions();
         if (Options.HiddenSize % Options.Heads != 0)
+        {
             throw new ArgumentException("HiddenSize must be a multiple of Heads.", nameof(options));
+        }
 
         word_embeddings = nn.Embedding(Options.VocabularySize, Options.HiddenSize);
         position_embeddings = nn.Embedding(Options.MaxSequenceLength, Options.HiddenSize);
@@ -87,7 +89,9 @@ public sealed partial class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         long length = ids.shape[1];
         if (length > Options.MaxSequenceLength)
+        {
             throw new ArgumentException($"Sequences are limited to {Options.MaxSequenceLength} tokens; got {length}.", nameof(ids));
+        }
 
         Tensor positions = arange(length, int64, ids.device);
         Tensor x = word_embeddings.forward(ids)
@@ -98,7 +102,9 @@ public sealed partial class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
         Tensor keyBias = zeros(mask.shape, float32, mask.device).masked_fill_(mask.logical_not(), MaskedScore)
             .view(mask.shape[0], 1, 1, length);
         foreach (BertLayer block in layer)
+        {
             x = block.forward(x, keyBias);
+        }
 
         Tensor weights = mask.to(float32).unsqueeze(-1);
         Tensor pooled = x.mul(weights).sum(1).div_(weights.sum(1).clamp_min(1e-9));
@@ -115,10 +121,14 @@ public sealed partial class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
         {
             string? name = LocalName(sourceName);
             if (name is null)
+            {
                 continue; // the pooler and other heads that sentence embeddings do not use
+            }
 
             if (!parameters.TryGetValue(name, out Parameter? parameter))
+            {
                 throw new InvalidDataException($"'{path}' is not the expected model: it has the weight '{sourceName}', which a {Describe()} does not.");
+            }
 
             using Tensor stored = tensor(weight.Values, weight.Shape, float32);
             using Tensor source = weight.Transposed ? stored.t() : stored.alias();
@@ -134,7 +144,9 @@ public sealed partial class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
 
         string[] missing = parameters.Keys.Where(name => !filled.Contains(name)).ToArray();
         if (missing.Length > 0)
+        {
             throw new InvalidDataException($"'{path}' is not the expected model: it lacks {missing.Length} weight(s) of a {Describe()}, e.g. '{missing[0]}'.");
+        }
     }
 
     private string Describe() => $"BERT encoder of {Options.Layers} layers, hidden size {Options.HiddenSize} and vocabulary {Options.VocabularySize}";
@@ -150,7 +162,9 @@ public sealed partial class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
 
         Match match = LayerName().Match(name);
         if (!match.Success)
+        {
             return name.StartsWith("encoder.", StringComparison.Ordinal) ? name : null; // unknown encoder weights fail the load
+        }
 
         string part = match.Groups["part"].Value switch
         {

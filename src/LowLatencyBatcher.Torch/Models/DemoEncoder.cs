@@ -28,7 +28,9 @@ public sealed class DemoEncoder : nn.Module<Tensor, Tensor, Tensor>
         TorchNative.EnsureLoaded();
         Options = options ?? new DemoEncoderOptions();
         if (Options.ModelDimension % Options.Heads != 0)
+        {
             throw new ArgumentException("ModelDimension must be a multiple of Heads.", nameof(options));
+        }
 
         token_embedding = nn.Embedding(Options.VocabularySize, Options.ModelDimension);
         position_embedding = nn.Embedding(Options.MaxSequenceLength, Options.ModelDimension);
@@ -52,7 +54,9 @@ public sealed class DemoEncoder : nn.Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         long length = ids.shape[1];
         if (length > Options.MaxSequenceLength)
+        {
             throw new ArgumentException($"Sequences are limited to {Options.MaxSequenceLength} tokens; got {length}.", nameof(ids));
+        }
 
         Tensor positions = arange(length, int64, ids.device);
         Tensor x = token_embedding.forward(ids).add(position_embedding.forward(positions).unsqueeze(0));
@@ -60,7 +64,10 @@ public sealed class DemoEncoder : nn.Module<Tensor, Tensor, Tensor>
         Tensor keyBias = zeros(mask.shape, float32, mask.device).masked_fill(mask.logical_not(), MaskedScore)
             .view(mask.shape[0], 1, 1, length);
         foreach (EncoderLayer layer in layers)
+        {
             x = layer.forward(x, keyBias);
+        }
+
         x = final_norm.forward(x);
 
         Tensor weights = mask.to(float32).unsqueeze(-1);

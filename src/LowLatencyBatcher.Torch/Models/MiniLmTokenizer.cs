@@ -32,7 +32,9 @@ public sealed class MiniLmTokenizer
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, 2);
         if (!File.Exists(vocabularyPath))
+        {
             throw new FileNotFoundException($"The vocabulary file '{vocabularyPath}' does not exist.", vocabularyPath);
+        }
 
         // BertTokenizer splits lines on '\n' only; the packaged vocabulary ends its lines with "\r\n".
         string text = File.ReadAllText(vocabularyPath).Replace("\r\n", "\n", StringComparison.Ordinal);
@@ -56,11 +58,16 @@ public sealed class MiniLmTokenizer
         ArgumentNullException.ThrowIfNull(text);
         IReadOnlyList<int> ids = _tokenizer.EncodeToIds(text, addSpecialTokens: true);
         if (ids.Count <= MaxTokens)
+        {
             return [.. ids];
+        }
 
         var truncated = new int[MaxTokens];
         for (int i = 0; i < MaxTokens - 1; i++)
+        {
             truncated[i] = ids[i];
+        }
+
         truncated[^1] = _tokenizer.SeparatorTokenId;
         return truncated;
     }

@@ -39,7 +39,10 @@ internal static unsafe class DynamicLinker
     {
         handle = 0;
         if (Open == null)
+        {
             return false;
+        }
+
         nint utf8 = Marshal.StringToCoTaskMemUTF8(name);
         try
         {
@@ -56,14 +59,19 @@ internal static unsafe class DynamicLinker
     public static nint OpenOrThrow(string path, int flags)
     {
         if (Open == null)
+        {
             throw new PlatformNotSupportedException("dlopen was not found in libc.so.6 or libdl.so.2.");
+        }
 
         nint utf8 = Marshal.StringToCoTaskMemUTF8(path);
         try
         {
             nint handle = Open((byte*)utf8, flags);
             if (handle == 0)
+            {
                 throw new DllNotFoundException($"dlopen({path}) failed: {Marshal.PtrToStringUTF8((nint)Error())}");
+            }
+
             return handle;
         }
         finally

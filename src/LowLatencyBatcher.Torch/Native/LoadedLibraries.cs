@@ -9,16 +9,23 @@ internal static class LoadedLibraries
         const string maps = "/proc/self/maps";
         var found = new List<string>();
         if (!File.Exists(maps))
+        {
             return found;
+        }
 
         foreach (string line in File.ReadLines(maps))
         {
             int slash = line.IndexOf('/');
             if (slash < 0)
+            {
                 continue;
+            }
+
             string path = line[slash..].Trim();
             if (Path.GetFileName(path).StartsWith(fileNamePrefix, StringComparison.Ordinal) && !found.Contains(path))
+            {
                 found.Add(path);
+            }
         }
         return found;
     }

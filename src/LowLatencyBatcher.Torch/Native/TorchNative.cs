@@ -32,12 +32,16 @@ public static class TorchNative
     public static void EnsureLoaded()
     {
         if (_done)
+        {
             return;
+        }
 
         lock (Gate)
         {
             if (_done)
+            {
                 return;
+            }
 
             if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
             {

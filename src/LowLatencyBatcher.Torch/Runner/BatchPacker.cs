@@ -12,7 +12,10 @@ internal static class BatchPacker
     {
         int longest = 1;
         for (int i = 0; i < batch.Count; i++)
+        {
             longest = Math.Max(longest, batch[i].Length);
+        }
+
         return longest;
     }
 
@@ -24,7 +27,9 @@ internal static class BatchPacker
     {
         int count = batch.Count;
         if (destination.Length < PackedElements(count, paddedLength))
+        {
             throw new ArgumentException("The staging buffer is too small for the batch.", nameof(destination));
+        }
 
         var lengths = new int[count];
         Span<long> ids = destination.Slice(count, count * paddedLength);
@@ -32,13 +37,18 @@ internal static class BatchPacker
         {
             ReadOnlySpan<int> tokens = batch[row].Ids.Span;
             if (tokens.Length > paddedLength)
+            {
                 throw new ArgumentException($"Sequence {row} is longer than the padded length {paddedLength}.", nameof(batch));
+            }
 
             lengths[row] = tokens.Length;
             destination[row] = tokens.Length;
             Span<long> target = ids.Slice(row * paddedLength, paddedLength);
             for (int t = 0; t < tokens.Length; t++)
+            {
                 target[t] = tokens[t];
+            }
+
             target[tokens.Length..].Fill(paddingId);
         }
         return lengths;

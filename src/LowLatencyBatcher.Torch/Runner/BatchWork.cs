@@ -23,8 +23,12 @@ internal sealed class BatchWork(IReadOnlyList<TokenSequence> records, Cancellati
     public void Fail(Exception exception)
     {
         if (exception is OperationCanceledException && CancellationToken.IsCancellationRequested)
+        {
             Completion.TrySetCanceled(CancellationToken);
+        }
         else
+        {
             Completion.TrySetException(exception);
+        }
     }
 }

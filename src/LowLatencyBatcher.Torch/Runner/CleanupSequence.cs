@@ -28,13 +28,17 @@ internal sealed class CleanupSequence
     public void Dispose(IDisposable? disposable)
     {
         if (disposable is not null)
+        {
             Run(disposable.Dispose);
+        }
     }
 
     /// <summary>Throws the first failure, with its original stack trace, if a step failed.</summary>
     public void ThrowIfFailed()
     {
         if (_first is not null)
+        {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_first);
+        }
     }
 }

@@ -13,8 +13,10 @@ internal static class OutputSlicer
         int batch = lengths.Length;
         int expectedRank = perToken ? 3 : 2;
         if (shape.Length != expectedRank || shape[0] != batch)
+        {
             throw new InvalidOperationException(
                 $"The model returned shape [{string.Join(", ", shape)}]; expected rank {expectedRank} with {batch} rows.");
+        }
 
         int positions = perToken ? checked((int)shape[1]) : 1;
         int features = checked((int)shape[^1]);

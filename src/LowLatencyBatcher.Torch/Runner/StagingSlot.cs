@@ -63,7 +63,9 @@ internal sealed class StagingSlot : IDisposable
     public void EnsureCapacity(long elements, int paddedLength)
     {
         if (elements <= Capacity)
+        {
             return;
+        }
 
         CopyDone.Synchronize();
         ComputeDone.Synchronize();

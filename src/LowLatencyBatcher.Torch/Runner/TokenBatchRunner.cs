@@ -57,7 +57,9 @@ public sealed class TokenBatchRunner : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBatchSize, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.InitialSequenceLength, 1, nameof(options));
         if (_options.VocabularySize is < 1)
+        {
             throw new ArgumentOutOfRangeException(nameof(options), _options.VocabularySize, "VocabularySize must be at least 1 when set.");
+        }
 
         TorchNative.EnsureLoaded();
         _backend = _options.StreamBackend ?? TorchDevices.CreateStreamBackend(TorchDevices.Resolve(_options.Device));
@@ -72,7 +74,9 @@ public sealed class TokenBatchRunner : IDisposable
         _computeStream = _backend.CreateStream("compute");
         _slots = new StagingSlot[SlotCount];
         for (int i = 0; i < SlotCount; i++)
+        {
             _slots[i] = new StagingSlot(_backend, _copyStream, i, _options.MaxBatchSize, _options.InitialSequenceLength);
+        }
 
         _copyThread = new Thread(CopyLoop) { IsBackground = true, Name = "TokenBatchRunner copy" };
         _computeThread = new Thread(ComputeLoop) { IsBackground = true, Name = "TokenBatchRunner compute" };
@@ -115,13 +119,18 @@ public sealed class TokenBatchRunner : IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (batch.Count > _options.MaxBatchSize)
+        {
             throw new ArgumentException($"The batch holds {batch.Count} records; the runner was sized for {_options.MaxBatchSize}.", nameof(batch));
+        }
+
         if (_options.VocabularySize is int vocabulary)
         {
             for (int i = 0; i < batch.Count; i++)
             {
                 if (TokenIdCheck.Check(batch[i], i, vocabulary) is { } error)
+                {
                     return ValueTask.FromException<IReadOnlyList<float[]>>(error);
+                }
             }
         }
         return Enqueue(batch, cancellationToken);
@@ -150,22 +159,34 @@ public sealed class TokenBatchRunner : IDisposable
             origins.Add(i);
         }
         if (valid.Count == 0)
+        {
             return;
+        }
 
         IReadOnlyList<float[]> results = await Enqueue(valid, cancellationToken).ConfigureAwait(false);
         for (int row = 0; row < results.Count; row++)
+        {
             batch.SetResult(origins[row], results[row]);
+        }
     }
 
     private ValueTask<IReadOnlyList<float[]>> Enqueue(IReadOnlyList<TokenSequence> batch, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (batch.Count == 0)
+        {
             return new ValueTask<IReadOnlyList<float[]>>(Array.Empty<float[]>());
+        }
+
         if (batch.Count > _options.MaxBatchSize)
+        {
             throw new ArgumentException($"The batch holds {batch.Count} records; the runner was sized for {_options.MaxBatchSize}.", nameof(batch));
+        }
+
         if (cancellationToken.IsCancellationRequested)
+        {
             return ValueTask.FromCanceled<IReadOnlyList<float[]>>(cancellationToken);
+        }
 
         var work = new BatchWork(batch, cancellationToken);
         try
@@ -228,7 +249,10 @@ public sealed class TokenBatchRunner : IDisposable
         _copyStream.Wait(slot.ComputeDone);
         using (Tensor source = slot.StagingView(elements))
         using (Tensor destination = slot.DeviceView(elements))
+        {
             _backend.Copy(_copyStream, source, destination);
+        }
+
         _copyStream.Record(slot.CopyDone);
     }
 
@@ -251,7 +275,10 @@ public sealed class TokenBatchRunner : IDisposable
             catch (Exception exception)
             {
                 if (issued)
+                {
                     _computeStream.Record(slot.ComputeDone);
+                }
+
                 Complete(work, exception);
             }
             finally
@@ -300,7 +327,9 @@ public sealed class TokenBatchRunner : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
             return;
+        }
 
         _toCopy.CompleteAdding();
         _copyThread.Join();
@@ -309,11 +338,17 @@ public sealed class TokenBatchRunner : IDisposable
         cleanup.Run(_copyStream.Synchronize);
         cleanup.Run(_computeStream.Synchronize);
         foreach (StagingSlot slot in _slots)
+        {
             slot.Release(cleanup);
+        }
+
         cleanup.Dispose(_copyStream);
         cleanup.Dispose(_computeStream);
         if (_ownsBackend)
+        {
             cleanup.Dispose(_backend);
+        }
+
         cleanup.Dispose(_toCopy);
         cleanup.Dispose(_toCompute);
         cleanup.ThrowIfFailed();

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
-using LowLatencyBatcher.Primitives;
 using LowLatencyBatcher.Packing.Rules;
+using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher.Packing;
 

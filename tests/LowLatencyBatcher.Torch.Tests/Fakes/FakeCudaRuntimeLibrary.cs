@@ -44,7 +44,10 @@ public sealed unsafe class FakeCudaRuntimeLibrary : IDisposable
             ?? throw new InvalidOperationException("These tests need a C compiler (cc or gcc, which comes with the g++ the TorchSharp compat layer needs).");
         var start = new ProcessStartInfo(compiler) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (string argument in new[] { "-shared", "-fPIC", "-O1", "-o", output, source }.Concat(defines))
+        {
             start.ArgumentList.Add(argument);
+        }
+
         using Process process = Process.Start(start)!;
         string errors = process.StandardError.ReadToEnd();
         process.WaitForExit();

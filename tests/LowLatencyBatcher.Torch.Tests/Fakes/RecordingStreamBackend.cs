@@ -41,7 +41,9 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
         get
         {
             lock (_log)
+            {
                 return new Dictionary<string, DeviceEventWait>(_eventWaits);
+            }
         }
     }
 
@@ -54,27 +56,35 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
         get
         {
             lock (_log)
+            {
                 return [.. _log];
+            }
         }
     }
 
     public bool Contains(Func<Op, bool> predicate)
     {
         lock (_log)
+        {
             return _log.Any(predicate);
+        }
     }
 
     private void Add(Op op)
     {
         lock (_log)
+        {
             _log.Add(op);
+        }
     }
 
     private void AddAndMaybeFail(Op op)
     {
         Add(op);
         if (Fault?.Invoke(op) is { } exception)
+        {
             throw exception;
+        }
     }
 
     public IDeviceStream CreateStream(string name) => new Stream(this, name);
@@ -82,7 +92,10 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
     public IDeviceEvent CreateEvent(string name, DeviceEventWait hostWait)
     {
         lock (_log)
+        {
             _eventWaits[name] = hostWait;
+        }
+
         return new Event(this, name);
     }
 
@@ -136,7 +149,9 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
         {
             var e = (Event)deviceEvent;
             lock (owner._log)
+            {
                 owner._log.Add(new Op("wait", name, e.Name, e.Generation, -1, -1));
+            }
         }
 
         public void Synchronize() => owner.AddAndMaybeFail(new Op("stream-sync", name, "", 0, -1, -1));
@@ -157,7 +172,9 @@ internal sealed class RecordingStreamBackend : IStreamBackend, IPipelineObserver
         public void Synchronize()
         {
             lock (owner._log)
+            {
                 owner._log.Add(new Op("sync", "", name, Generation, -1, -1));
+            }
         }
 
         public void Dispose() => owner.AddAndMaybeFail(new Op("dispose", "", name, Generation, -1, -1));

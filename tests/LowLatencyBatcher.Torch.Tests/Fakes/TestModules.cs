@@ -27,7 +27,10 @@ internal sealed class PickyModule() : nn.Module<Tensor, Tensor, Tensor>(nameof(P
     public override Tensor forward(Tensor ids, Tensor mask)
     {
         if (ids.eq(666).any().item<bool>())
+        {
             throw new InvalidOperationException("666 is not allowed");
+        }
+
         return mask.sum(1).to(float32).unsqueeze(1);
     }
 }

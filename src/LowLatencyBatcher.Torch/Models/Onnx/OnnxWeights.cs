@@ -19,7 +19,9 @@ internal static class OnnxWeights
     public static Dictionary<string, OnnxWeight> Read(string path)
     {
         if (!File.Exists(path))
+        {
             throw new FileNotFoundException($"The ONNX model '{path}' does not exist.", path);
+        }
 
         ModelProto model;
         try
@@ -36,7 +38,9 @@ internal static class OnnxWeights
             ?? throw new InvalidDataException($"'{path}' is not an ONNX model: it has no graph.");
         var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
         foreach (TensorProto tensor in graph.Initializer)
+        {
             initializers[tensor.Name] = tensor;
+        }
 
         var consumers = new Dictionary<string, List<NodeProto>>(StringComparer.Ordinal);
         foreach (NodeProto node in graph.Node)
@@ -44,7 +48,10 @@ internal static class OnnxWeights
             foreach (string input in node.Input)
             {
                 if (!consumers.TryGetValue(input, out List<NodeProto>? list))
+                {
                     consumers[input] = list = [];
+                }
+
                 list.Add(node);
             }
         }
@@ -53,7 +60,9 @@ internal static class OnnxWeights
         foreach (TensorProto tensor in graph.Initializer)
         {
             if (tensor.DataType == FloatType && IsHuggingFaceName(tensor.Name))
+            {
                 weights[tensor.Name] = new OnnxWeight(tensor.Dims.ToArray(), Values(tensor, path), Transposed: false);
+            }
         }
 
         foreach (NodeProto matMul in graph.Node)
@@ -70,7 +79,9 @@ internal static class OnnxWeights
                 .SelectMany(node => node.Input)
                 .FirstOrDefault(input => input.EndsWith(".bias", StringComparison.Ordinal) && initializers.ContainsKey(input));
             if (bias is null)
+            {
                 continue;
+            }
 
             string name = string.Concat(bias.AsSpan(0, bias.Length - ".bias".Length), ".weight");
             weights[name] = new OnnxWeight(matrix.Dims.ToArray(), Values(matrix, path), Transposed: true);
@@ -87,22 +98,32 @@ internal static class OnnxWeights
     private static float[] Values(TensorProto tensor, string path)
     {
         if (tensor.DataLocation == ExternalLocation)
+        {
             throw new InvalidDataException($"'{path}' keeps the weight '{tensor.Name}' in an external file; only self-contained models are supported.");
+        }
 
         long count = tensor.Dims.Aggregate(1L, (product, dimension) => product * dimension);
         float[] values;
         if (!tensor.RawData.IsEmpty)
         {
             if (tensor.RawData.Length != count * sizeof(float))
+            {
                 throw new InvalidDataException($"'{path}': the weight '{tensor.Name}' holds {tensor.RawData.Length} bytes for {count} floats.");
+            }
+
             values = MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray();
             if (!BitConverter.IsLittleEndian)
+            {
                 throw new PlatformNotSupportedException("ONNX raw tensor data is little-endian; this machine is not.");
+            }
         }
         else
         {
             if (tensor.FloatData.Count != count)
+            {
                 throw new InvalidDataException($"'{path}': the weight '{tensor.Name}' holds {tensor.FloatData.Count} values for {count}.");
+            }
+
             values = [.. tensor.FloatData];
         }
 

@@ -20,7 +20,10 @@ internal readonly struct CudaDeviceScope : IDisposable
     {
         int previous = runtime.GetDevice();
         if (previous == device)
+        {
             return default;
+        }
+
         runtime.SetDevice(device);
         return new CudaDeviceScope(runtime, previous);
     }

@@ -30,7 +30,9 @@ internal sealed class CudaEvent(CudaRuntime runtime, string name, nint handle, D
     {
         nint handle = Interlocked.Exchange(ref _handle, 0);
         if (handle != 0)
+        {
             runtime.DestroyEvent(handle);
+        }
     }
 
     private nint Live() => _handle != 0 ? _handle : throw new ObjectDisposedException(name);

@@ -73,7 +73,9 @@ internal sealed unsafe class CudaRuntime
         get
         {
             lock (Gate)
+            {
                 return _instance ??= Load();
+            }
         }
     }
 
@@ -103,7 +105,10 @@ internal sealed unsafe class CudaRuntime
     {
         int status = _eventQuery(evt);
         if (status == ErrorNotReady)
+        {
             return false;
+        }
+
         Check(status, "cudaEventQuery");
         return true;
     }
@@ -129,7 +134,9 @@ internal sealed unsafe class CudaRuntime
     private void Check(int status, string call)
     {
         if (status != 0)
+        {
             throw new InvalidOperationException($"{call} failed with CUDA error {status}: {Describe(status)}");
+        }
     }
 
     private static nint Export(nint library, string name) =>
@@ -150,7 +157,9 @@ internal sealed unsafe class CudaRuntime
         foreach (CudaRuntimeCandidate candidate in CudaRuntimeLocator.Candidates())
         {
             if (candidate.TryOpen(out nint library))
+            {
                 return new CudaRuntime(library, candidate.Path, candidate.Source);
+            }
         }
         throw new DllNotFoundException(
             "No CUDA runtime (libcudart*.so*) was found: none is loaded in this process, none lies next to libtorch_cuda "

@@ -31,9 +31,14 @@ internal static class CudaRuntimeLocator
 
         // 1. What the process already has: loading it again by path only bumps its reference count.
         foreach (CudaRuntimeCandidate loaded in Once(loadedRuntimes.Select(path => new CudaRuntimeCandidate(path, false, "loaded"))))
+        {
             yield return loaded;
+        }
+
         foreach (CudaRuntimeCandidate byName in Once(Sonames.Select(name => new CudaRuntimeCandidate(name, true, "loaded-by-name"))))
+        {
             yield return byName;
+        }
 
         // 2. The known layouts around each libtorch_cuda.
         foreach (string torchCuda in loadedTorchCuda)
@@ -41,23 +46,36 @@ internal static class CudaRuntimeLocator
             string directory = Path.GetDirectoryName(torchCuda)!;
             string sitePackages = Path.GetFullPath(Path.Combine(directory, "..", ".."));
             foreach (CudaRuntimeCandidate beside in Once(Files(directory, "libcudart*.so*", "beside-libtorch_cuda")))
+            {
                 yield return beside;
+            }
+
             foreach (CudaRuntimeCandidate cu13 in Once(Files(Path.Combine(sitePackages, "nvidia", "cu13", "lib"), "libcudart.so*", "pip-cu13")))
+            {
                 yield return cu13;
+            }
+
             foreach (CudaRuntimeCandidate cu12 in Once(Files(Path.Combine(sitePackages, "nvidia", "cuda_runtime", "lib"), "libcudart.so*", "pip-cu12")))
+            {
                 yield return cu12;
+            }
         }
 
         // 3. The loader path.
         foreach (CudaRuntimeCandidate onPath in Once(Sonames.Append("libcudart.so").Select(name => new CudaRuntimeCandidate(name, false, "loader-path"))))
+        {
             yield return onPath;
+        }
     }
 
     /// <summary>Files matching <paramref name="pattern"/> in <paramref name="folder"/>, versioned sonames before bare names.</summary>
     private static IEnumerable<CudaRuntimeCandidate> Files(string folder, string pattern, string source)
     {
         if (!Directory.Exists(folder))
+        {
             return [];
+        }
+
         return Directory.EnumerateFiles(folder, pattern)
             .OrderBy(file => Path.GetFileName(file).EndsWith(".so", StringComparison.Ordinal) ? 1 : 0)
             .ThenBy(file => file, StringComparer.Ordinal)

@@ -28,7 +28,9 @@ internal sealed class CudaStream(CudaRuntime runtime, string name, nint handle, 
     {
         nint handle = Interlocked.Exchange(ref _handle, 0);
         if (handle != 0)
+        {
             runtime.DestroyStream(handle);
+        }
     }
 
     private nint Live() => _handle != 0 ? _handle : throw new ObjectDisposedException(name);

@@ -55,21 +55,27 @@ public sealed class CudaStreamBackend : IStreamBackend
         // writes it first. The compute stream reads it only after waiting on the copy's event, and the runner
         // frees it only after both streams are done with it.
         using (stream.Select())
+        {
             return torch.empty(elements, torch.int64, device: Device);
+        }
     }
 
     /// <inheritdoc />
     public void Copy(IDeviceStream stream, torch.Tensor source, torch.Tensor destination)
     {
         using (stream.Select())
+        {
             destination.copy_(source, nonBlocking: true);
+        }
     }
 
     /// <inheritdoc />
     public T Compute<T>(IDeviceStream stream, Func<T> work)
     {
         using (stream.Select())
+        {
             return work();
+        }
     }
 
     /// <inheritdoc />

@@ -16,14 +16,18 @@ internal sealed class CudaStreamFactory(CudaRuntime runtime, int deviceIndex)
     public CudaStream CreateStream(string name)
     {
         using (CudaDeviceScope.Enter(runtime, deviceIndex))
+        {
             return new CudaStream(runtime, name, runtime.CreateStream(CudaRuntime.StreamNonBlocking), deviceIndex);
+        }
     }
 
     /// <summary>A timing-free event whose host waits spin or sleep as <paramref name="hostWait"/> says.</summary>
     public CudaEvent CreateEvent(string name, DeviceEventWait hostWait)
     {
         using (CudaDeviceScope.Enter(runtime, deviceIndex))
+        {
             return new CudaEvent(runtime, name, runtime.CreateEvent(CudaEvent.FlagsFor(hostWait)), hostWait);
+        }
     }
 
     /// <summary>Makes <see cref="DeviceIndex"/> current for a thread dedicated to this device (not restored).</summary>

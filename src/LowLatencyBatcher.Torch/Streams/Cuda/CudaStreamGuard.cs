@@ -21,7 +21,9 @@ internal static unsafe class CudaStreamGuard
     {
         int status = _delete(guard);
         if (status != 0)
+        {
             throw new InvalidOperationException($"aoti_torch_delete_cuda_stream_guard failed ({status}).");
+        }
     };
 
     /// <summary>Selects <paramref name="stream"/> on <paramref name="device"/> for the calling thread.</summary>
@@ -31,18 +33,27 @@ internal static unsafe class CudaStreamGuard
         nint guard;
         int status = _create(stream, device, &guard);
         if (status != 0)
+        {
             throw new InvalidOperationException($"aoti_torch_create_cuda_stream_guard failed ({status}).");
+        }
+
         return guard;
     }
 
     private static void Bind()
     {
         if (_create != null)
+        {
             return;
+        }
+
         lock (Gate)
         {
             if (_create != null)
+            {
                 return;
+            }
+
             foreach (string path in LoadedLibraries.Find("libtorch_cuda"))
             {
                 if (NativeLibrary.TryLoad(path, out nint library)
