@@ -94,6 +94,9 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// <summary>Whether a worker is parked and may be borrowed by the idle fast path (for tests and diagnostics).</summary>
     internal bool HasParkedWorker => _pipeline?.HasParkedWorker ?? false;
 
+    /// <summary>The running engine's state in words (for a test that found it hung), or "not running".</summary>
+    internal string DescribeEngine() => _pipeline?.Describe() ?? "not running";
+
     /// <summary>How many record completions the batcher keeps for reuse (for tests and diagnostics).</summary>
     internal int CompletionsRetained => _completions.MaximumRetained;
 

@@ -65,6 +65,13 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>The packing loop.</summary>
     public PackingLoop<TRecord, TResult> Packer { get; }
 
+    /// <summary>The run's state in words, for a test that found it hung (a racy snapshot).</summary>
+    public string Describe() =>
+        $"aborting {Run.IsAborting}, finished {Run.Finished.IsCompleted}, packing thread exited {Run.PackingThreadExited}, " +
+        $"workers running {Run.WorkersRunning}; intake: accepted {Intake.AcceptedCount}, closed {Intake.IsClosed}, " +
+        $"waiting {Intake.WaitingCount}, drained {Intake.IsDrainedAfterClose}; alone {Volatile.Read(ref _acceptedAlone)}; " +
+        $"prefetch: {Prefetch.Count}, completed {Prefetch.IsCompleted}; packer: {Packer.Describe()}; {_workers.Describe()}";
+
     /// <summary>Records ever accepted by this run: through the intake, and run alone by the idle fast path.</summary>
     public long AcceptedCount => Intake.AcceptedCount + Volatile.Read(ref _acceptedAlone);
 

@@ -44,6 +44,9 @@ internal sealed class RunLifetime
     /// <summary>Completes once every worker has exited (its last process call has returned).</summary>
     public Task WorkersExited => _workersExited.Task;
 
+    /// <summary>Whether the packing thread has exited (diagnostics).</summary>
+    public bool PackingThreadExited => Volatile.Read(ref _packingThreadExited) != 0;
+
     /// <summary>Workers that have not exited yet.</summary>
     public int WorkersRunning => Volatile.Read(ref _workersLeft);
 

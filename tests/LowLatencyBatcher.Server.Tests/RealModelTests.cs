@@ -1,22 +1,12 @@
 using System.Net;
+using System.Numerics.Tensors;
 
 namespace LowLatencyBatcher.Server.Tests;
 
 /// <summary>The server end to end with the real all-MiniLM-L6-v2 model, through HTTP, on both backends.</summary>
 public sealed class RealModelTests(RealModelServers servers) : IClassFixture<RealModelServers>
 {
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-
-        return dot / Math.Sqrt(na * nb);
-    }
+    private static double Cosine(float[] a, float[] b) => TensorPrimitives.CosineSimilarity(a, b);
 
     [Theory]
     [InlineData("torch")]

@@ -82,6 +82,11 @@ internal sealed class Worker<TRecord, TResult>
     /// <summary>True while the worker waits for its signal and may be borrowed.</summary>
     public bool IsParked => Volatile.Read(ref _state) == Parked;
 
+    /// <summary>The worker's state in words (diagnostics: a racy snapshot).</summary>
+    public string Describe() =>
+        $"{Volatile.Read(ref _state) switch { Busy => "busy", Announced => "announced", Parked => "parked", _ => "borrowed" }}" +
+        $"{(Volatile.Read(ref _owesCallers) != 0 ? ", owes callers" : "")}";
+
     /// <summary>Starts the worker's loop on the thread pool.</summary>
     public void Start() => _ = Task.Run(RunAsync);
 

@@ -28,6 +28,9 @@ internal sealed class WorkerSet<TRecord, TResult>
         _workers = workers;
     }
 
+    /// <summary>Every worker's state in words (diagnostics).</summary>
+    public string Describe() => string.Join("; ", _workers.Select((worker, i) => $"worker {i}: {worker.Describe()}"));
+
     /// <summary>Starts every worker's loop.</summary>
     public void Start()
     {

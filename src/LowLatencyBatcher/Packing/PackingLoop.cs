@@ -107,6 +107,12 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// <summary>The CPU the thread is pinned to, or -1.</summary>
     public int PinnedCpu { get; private set; } = -1;
 
+    /// <summary>The packing side's state in words (diagnostics: a racy snapshot).</summary>
+    public string Describe() =>
+        $"handed off {HandedOff}, holds records {HoldsRecords}, resumers {Volatile.Read(ref _packingResumers)}, " +
+        $"token {Volatile.Read(ref _token)}, parked {Parker.IsParked}, open [{string.Join(",", _open.Select(b => b?.EntryCount ?? 0))}], " +
+        $"full [{string.Join(",", _openFull)}], heads [{string.Join(",", _heads.Select(h => h.Completion is null ? "-" : "x"))}]";
+
     /// <summary>How many records the open batch of <paramref name="bucket"/> holds: a racy snapshot, for tests.</summary>
     internal int OpenBatchEntryCount(int bucket) => Volatile.Read(ref _open[bucket])?.EntryCount ?? 0;
 
@@ -256,7 +262,7 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// goes out, eagerly to an idle worker, without waiting for the packing thread to notice. False, having done
     /// nothing, when the packing thread holds the token (it packs them itself) or a stop is being aborted. Records left
     /// behind (an open batch that waits for its timeout, say) wake the packing thread, which owns the timing of what
-    /// waits.
+    /// waits; so does any round during a stop, since the packing thread owns the end of the run.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryPackFromWorker()
@@ -278,7 +284,11 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
             ReleaseToken(); // a full fence: the packer's parked flag is read after it
         }
 
-        if (HoldsRecords) // as the round left it
+        // Records left behind (as the round left them) wait on the packing thread's timing. During a stop the packing
+        // thread also owns the end of the run (completing the prefetch ring once everything went out): it may have
+        // parked with no deadline while a submitter was still publishing a record that this round has now sent, so
+        // it is woken whether or not records are left.
+        if (HoldsRecords || _intake.IsClosed)
         {
             Parker.Unpark();
         }

@@ -96,7 +96,15 @@ public class ShutdownRaceTests(ITestOutputHelper output)
                 Ending.DoubleStop => Task.WhenAll(Task.Run(() => batcher.StopAsync()), Task.Run(() => batcher.StopAsync())),
                 _ => Task.WhenAll(Task.Run(() => batcher.StopAsync()), Task.Run(() => batcher.DisposeAsync().AsTask())),
             };
-            await ended.Within(Bounded.Soon, $"round {round}: {ending}");
+            try
+            {
+                await ended.Within(Bounded.Soon, $"round {round}: {ending}");
+            }
+            catch (TimeoutException hung)
+            {
+                throw new TimeoutException($"{hung.Message} Engine: {batcher.DescribeEngine()}", hung);
+            }
+
             stopSubmitting.Cancel();
             var all = (await Task.WhenAll(submitters).Within(Bounded.Soon, "the submitters")).SelectMany(o => o).ToList();
 
