@@ -212,7 +212,7 @@ public class ShutdownRaceTests(ITestOutputHelper output)
             {
                 try
                 {
-                    Assert.Equal(-i, await task.Within(Bounded.Soon, $"round {round}: record {i}"));
+                    Assert.Equal(-i, await task.Within(Bounded.Soon, $"round {round}: record {i} (stats before the wait: {batcher.Stats})"));
                     processedOk++;
                     accepted++;
                 }
