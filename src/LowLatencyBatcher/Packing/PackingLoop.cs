@@ -205,6 +205,15 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
                         _workers.WakeAll();
                     }
 
+                    // An abort that began during the last round: the stopping thread failed the prefetch ring before this
+                    // round's last batch reached it, and a worker may never take it (one held by a hung process call).
+                    // The batch's enqueue was a full fence before the flag's read above (Dekker with the abort's fence
+                    // before its dequeues): either the stopping thread took the batch, or this read sees the abort.
+                    if (_run.IsAborting)
+                    {
+                        _batches.FailWaiting(_prefetch, _run.AbortError);
+                    }
+
                     return;
                 }
 
