@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Hosting;
@@ -222,6 +223,27 @@ public sealed class BatcherWorker<TRecord, TResult> : IHostedService, IAsyncDisp
         }
     }
 
+    /// <summary>
+    /// Reads a message's record (<paramref name="payload"/>) with the record codec; a payload it cannot read is counted as malformed and its reason
+    /// given in one line (the online and the durable path each answer it their own way).
+    /// </summary>
+    private bool TryDecode(byte[]? payload, out TRecord record, [NotNullWhen(false)] out string? malformed)
+    {
+        try
+        {
+            record = _recordCodec.Decode(new ReadOnlySequence<byte>(payload ?? []));
+            malformed = null;
+            return true;
+        }
+        catch (Exception error)
+        {
+            Interlocked.Increment(ref _malformed);
+            record = default!;
+            malformed = OneLine(error.Message);
+            return false;
+        }
+    }
+
     private async Task HandleRequestAsync(NatsMsg<byte[]> msg)
     {
         // Off the reading loop at once: an idle batcher may run a lone record on its submitter's thread, and the
@@ -237,15 +259,9 @@ public sealed class BatcherWorker<TRecord, TResult> : IHostedService, IAsyncDisp
                 return;
             }
 
-            TRecord record;
-            try
+            if (!TryDecode(msg.Data, out TRecord record, out string? malformed))
             {
-                record = _recordCodec.Decode(new ReadOnlySequence<byte>(msg.Data ?? []));
-            }
-            catch (Exception error)
-            {
-                Interlocked.Increment(ref _malformed);
-                await ReplyStatusAsync(msg.ReplyTo, WireHeaders.StatusBadRequest, OneLine(error.Message)).ConfigureAwait(false);
+                await ReplyStatusAsync(msg.ReplyTo, WireHeaders.StatusBadRequest, malformed).ConfigureAwait(false);
                 return;
             }
 
@@ -420,16 +436,10 @@ public sealed class BatcherWorker<TRecord, TResult> : IHostedService, IAsyncDisp
                 return;
             }
 
-            TRecord record;
-            try
+            if (!TryDecode(msg.Data, out TRecord record, out string? malformed))
             {
-                record = _recordCodec.Decode(new ReadOnlySequence<byte>(msg.Data ?? []));
-            }
-            catch (Exception error)
-            {
-                Interlocked.Increment(ref _malformed);
-                await PublishStatusAsync(resultsSubject, job!, index!, delivery, WireHeaders.StatusBadRequest, OneLine(error.Message)).ConfigureAwait(false);
-                await DeadLetterAsync(msg, OneLine(error.Message)).ConfigureAwait(false);
+                await PublishStatusAsync(resultsSubject, job!, index!, delivery, WireHeaders.StatusBadRequest, malformed).ConfigureAwait(false);
+                await DeadLetterAsync(msg, malformed).ConfigureAwait(false);
                 await msg.AckAsync(cancellationToken: _abort.Token).ConfigureAwait(false);
                 return;
             }
