@@ -1,27 +1,39 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using LowLatencyBatcher.Packing;
 
 namespace LowLatencyBatcher.Completion;
 
 /// <summary>
 /// The outcomes a batch's worker claimed and holds until the batch is counted, then hands to the callers: all at once
-/// on the releasing thread, or by one pool work item that resumes the callers in turn.
+/// with each continuation queued (<see cref="ReleaseAll"/>), or by resumers that run the callers' continuations in turn
+/// on their own threads — the worker itself (<see cref="BeginResumingHere"/>, <see cref="ResumeSome"/>) and pool work
+/// items (<see cref="ResumeOnPool"/>, <see cref="HandOn"/>), several at once when one hands the rest on.
 /// </summary>
+/// <remarks>
+/// <para>Invariants: each held outcome is claimed by exactly one resumer (an atomic increment of <c>_claimed</c>) and
+/// released by it; <c>_resumers</c> counts the resumers that may still claim, and only a resumer (or a thread that
+/// holds a resumer's place, see <c>Worker.Watch</c>) adds one, so the count cannot rise again once it reached zero.
+/// The resumer that brings it to zero is the last to touch the batch and runs the after-all action (which recycles
+/// it): by then every outcome was claimed, and every claimer had returned from its caller's continuation.</para>
+/// </remarks>
 /// <typeparam name="TRecord">The record type.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
 {
-    // How long one resumer may run callers' continuations before it hands the rest to another pool work item, so one
-    // batch's callers do not keep a pool thread for long. Checked between continuations: one that blocks still holds
-    // up the callers after it in the same batch until it returns (never the workers or the packing thread).
-    private static readonly long s_resumeBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
+    // How long one pool resumer runs callers' continuations before it hands the rest to another pool work item, so
+    // one batch's callers do not keep a pool thread for long, and heavy continuations spread over idle pool threads.
+    // Checked between continuations: one that blocks holds up only the outcomes its resumer has not claimed yet.
+    private static readonly long s_poolBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
+    private const int ChunkSize = 4;
 
     private readonly Batch<TRecord, TResult> _batch;
     private RecordCompletion<TResult>[] _held;
     private int _heldCount;
-    private int _released;
-    private Action<Batch<TRecord, TResult>>? _afterRelease;
+    private int _claimed;
+    private int _resumers;
+    private Action<Batch<TRecord, TResult>>? _afterAll;
 
     /// <summary>Creates the held outcomes of <paramref name="batch"/>, for up to <paramref name="capacity"/> records.</summary>
     public HeldOutcomes(Batch<TRecord, TResult> batch, int capacity)
@@ -40,10 +52,12 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
         }
     }
 
+    /// <summary>How many outcomes are held.</summary>
+    public int Count => _heldCount;
+
     /// <summary>
     /// Claims the record's completion (of <paramref name="generation"/>) and holds <paramref name="result"/> for it until
-    /// <see cref="Release"/>; false when
-    /// someone else completed it first (its caller cancelled, or an aborted stop).
+    /// it is released; false when someone else completed it first (its caller cancelled, or an aborted stop).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryHold(RecordCompletion<TResult> completion, int generation, TResult result)
@@ -73,48 +87,106 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Hands the held outcomes to their callers (the worker, once the batch is counted), then runs
-    /// <paramref name="afterRelease"/> with the batch (which recycles it, or null when an aborted stop took it).
+    /// Sets every outcome on this thread, each waiting continuation queued on its own, then runs
+    /// <paramref name="afterAll"/> (a submitter that ran its own record: no caller's code runs here).
     /// </summary>
-    /// <param name="how">
-    /// <see cref="CallerResumption.Direct"/>: every outcome is set on this thread and each waiting continuation queued
-    /// on its own (a submitter running its own record: no caller waits yet). <see cref="CallerResumption.Queue"/>: one
-    /// pool work item, queued to this thread's own queue, runs the callers' continuations in turn — one hop per batch
-    /// instead of one per record; a budget bounds how long it runs before it hands the rest to another work item.
-    /// </param>
-    /// <param name="afterRelease">Runs once every outcome is out.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Release(CallerResumption how, Action<Batch<TRecord, TResult>>? afterRelease)
+    public void ReleaseAll(Action<Batch<TRecord, TResult>>? afterAll)
     {
-        if (how == CallerResumption.Direct)
+        for (int i = 0; i < _heldCount; i++)
         {
-            while (_released < _heldCount)
-            {
-                _held[_released++].Release(inline: false);
-            }
+            _held[i].Release(inline: false);
         }
 
-        _afterRelease = afterRelease;
-        if (_released == _heldCount)
+        _claimed = _heldCount;
+        afterAll?.Invoke(_batch);
+    }
+
+    /// <summary>
+    /// Hands the callers to one pool work item, queued to this thread's own queue, that runs their continuations in
+    /// turn (one hop per batch instead of one per record) and hands the rest on when its budget is spent; the last
+    /// resumer runs <paramref name="afterAll"/>.
+    /// </summary>
+    public void ResumeOnPool(Action<Batch<TRecord, TResult>>? afterAll)
+    {
+        _afterAll = afterAll;
+        if (_heldCount == 0)
         {
-            afterRelease?.Invoke(_batch);
+            afterAll?.Invoke(_batch);
             return;
         }
 
+        _resumers = 1; // published by the queueing below
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
     }
 
-    /// <summary>The pool work item of <see cref="Release"/>.</summary>
+    /// <summary>
+    /// Makes the calling thread the first resumer (then <see cref="ResumeSome"/>, and <see cref="Leave"/> at the end);
+    /// the last resumer runs <paramref name="afterAll"/>.
+    /// </summary>
+    public void BeginResumingHere(Action<Batch<TRecord, TResult>>? afterAll)
+    {
+        _afterAll = afterAll;
+        _resumers = 1; // published by the worker's release of its state before anyone else may see the batch
+    }
+
+    /// <summary>
+    /// Claims and releases up to <see cref="ChunkSize"/> outcomes, each caller's continuation running on this thread
+    /// before the next is claimed, counting each claim in <paramref name="progress"/>. True while outcomes are left to
+    /// claim.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool ResumeSome(ref long progress)
+    {
+        for (int n = 0; n < ChunkSize; n++)
+        {
+            int index = Interlocked.Increment(ref _claimed) - 1; // the claim: another resumer may take the next one
+            if (index >= _heldCount)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref progress, progress + 1); // read by the worker's watch
+            Release(_held[index]);
+        }
+
+        return Volatile.Read(ref _claimed) < _heldCount;
+    }
+
+    /// <summary>
+    /// Adds one pool work item as a resumer of what is left (a resumer over its budget, or a watch that found one stuck
+    /// in a caller's continuation; either holds a resumer's place, so the batch is not recycled meanwhile).
+    /// </summary>
+    public void HandOn()
+    {
+        Interlocked.Increment(ref _resumers);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false); // the global queue: any idle pool thread may take it
+    }
+
+    /// <summary>A resumer is done claiming; the last one runs the after-all action.</summary>
+    public void Leave()
+    {
+        if (Interlocked.Decrement(ref _resumers) == 0) // the last resumer: everyone else has left the batch
+        {
+            _afterAll?.Invoke(_batch);
+        }
+    }
+
+    /// <summary>A pool resumer: runs continuations until none is left or its budget is spent, then hands the rest on.</summary>
     void IThreadPoolWorkItem.Execute()
     {
-        if (ReleaseSome())
+        long start = Stopwatch.GetTimestamp();
+        long progress = 0;
+        while (ResumeSome(ref progress))
         {
-            _afterRelease?.Invoke(_batch);
+            if (Stopwatch.GetTimestamp() - start > s_poolBudgetTicks)
+            {
+                HandOn();
+                break;
+            }
         }
-        else
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false); // over budget: the rest on another turn
-        }
+
+        Leave();
     }
 
     /// <summary>Forgets every outcome (the batch is being recycled; all were released).</summary>
@@ -122,24 +194,27 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     {
         Array.Clear(_held, 0, _heldCount);
         _heldCount = 0;
-        _released = 0;
-        _afterRelease = null;
+        _claimed = 0;
+        _resumers = 0;
+        _afterAll = null;
     }
 
-    /// <summary>Releases held outcomes with inline continuations until all are out (true) or the budget is spent.</summary>
+    /// <summary>
+    /// Releases one claimed outcome with its caller's continuation inline (on the caller's own execution context,
+    /// which the continuation's machinery puts on the thread and takes off again). A continuation that throws (a
+    /// callback registered on the awaiter; an async method captures its own exceptions) is rethrown on a pool thread,
+    /// where an unhandled exception ends the process as it would from any continuation, and the resumer goes on.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool ReleaseSome()
+    private static void Release(RecordCompletion<TResult> completion)
     {
-        long start = Stopwatch.GetTimestamp();
-        while (_released < _heldCount)
+        try
         {
-            _held[_released++].Release(inline: true);
-            if ((_released & 15) == 0 && Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks && _released < _heldCount)
-            {
-                return false;
-            }
+            completion.Release(inline: true);
         }
-
-        return true;
+        catch (Exception e)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static state => ((ExceptionDispatchInfo)state!).Throw(), ExceptionDispatchInfo.Capture(e));
+        }
     }
 }

@@ -14,11 +14,21 @@ internal interface IPackingSide
     void Wake();
 
     /// <summary>Packs one round on the calling thread if the packing token is free; false, having done nothing, if not.</summary>
-    bool TryPackFromWorker();
+    /// <param name="asIdleWorker">
+    /// The caller is a worker that has just resumed its callers and will take the next batch itself: it counts as idle
+    /// for rule 3.
+    /// </param>
+    bool TryPackFromWorker(bool asIdleWorker);
 
     /// <summary>A worker finished a batch whose callers are still to be resumed: whoever resumes them packs next.</summary>
     void AddPackingResumer();
 
     /// <summary>A batch's callers were resumed; their resumer packs next. A full fence.</summary>
     void RemovePackingResumer();
+
+    /// <summary>
+    /// A worker began running callers' continuations on its own thread (after a full fence): if the packing thread
+    /// sleeps with no deadline, wake it, so that it watches for a continuation that blocks (see <c>Worker.Watch</c>).
+    /// </summary>
+    void KeepWatch();
 }

@@ -6,19 +6,29 @@ using LowLatencyBatcher.Packing;
 namespace LowLatencyBatcher.Handoff;
 
 /// <summary>
-/// One consumer of the prefetch ring: takes sealed batches and runs the process function on them, one at a time.
-/// While it is parked, a submitter may borrow it to run a lone record itself (the idle fast path).
+/// One consumer of the prefetch ring: takes sealed batches and runs the process function on them, one at a time, then
+/// resumes the batch's callers. While it is parked, a submitter may borrow it to run a lone record itself (the idle
+/// fast path).
 /// </summary>
 /// <remarks>
-/// <para>States: <c>Busy</c> (running, or about to), <c>Announced</c> (flagged as parked, re-checking the ring),
-/// <c>Parked</c> (waiting for its signal), <c>Borrowed</c> (parked, and a submitter runs a batch in its name). A
-/// worker is woken (by whoever dispatched a batch: the packing thread, a resumer that packed, a submitter giving a
-/// borrowed worker back) by moving it from <c>Announced</c> or <c>Parked</c> to <c>Busy</c> with a CAS and then
-/// setting its signal; a worker that finds a batch in its re-check moves itself from <c>Announced</c> to <c>Busy</c>,
-/// and if a waker won that CAS first it still consumes the one wake-up, so every wake is
-/// consumed before the signal is reset again. A submitter borrows only a <c>Parked</c> worker (never one re-checking),
-/// so a worker never runs a batch while it is borrowed; the submitter puts it back to <c>Parked</c> and wakes it if
-/// a batch arrived meanwhile.</para>
+/// <para>States (the low bits of <c>_state</c>; the rest is the incarnation, see below): <c>Busy</c> (running, or about
+/// to), <c>Announced</c> (flagged as parked, re-checking the ring), <c>Parked</c> (waiting for its signal),
+/// <c>Borrowed</c> (parked, and a submitter runs a batch in its name), <c>Resuming</c> (running its last batch's
+/// callers' continuations on its own thread). A worker is woken (by whoever dispatched a batch: the packing thread, a
+/// worker that packed, a submitter giving a borrowed worker back) by moving it from <c>Announced</c> or <c>Parked</c>
+/// to <c>Busy</c> with a CAS and then setting its signal; a worker that finds a batch in its re-check moves itself from
+/// <c>Announced</c> to <c>Busy</c>, and if a waker won that CAS first it still consumes the one wake-up, so every wake
+/// is consumed before the signal is reset again. A submitter borrows only a <c>Parked</c> worker (never one
+/// re-checking), so a worker never runs a batch while it is borrowed; the submitter puts it back to <c>Parked</c> and
+/// wakes it if a batch arrived meanwhile.</para>
+/// <para>Resuming callers on the worker's own thread is what makes a closed loop fast: the callers submit again while
+/// it runs them, and the worker packs their records and takes the batch they make, with no thread-pool hop in the
+/// cycle. It does so only when no batch waits for it (else one pool work item resumes them, and the worker runs the
+/// next batch), and for a bounded time (then it hands the rest to the pool). A caller's continuation that blocks would
+/// hold the worker: the packing thread watches (<see cref="Watch"/>), and takes over a worker that has run the same
+/// continuation since its last look: its callers not yet resumed go to a pool work item, and a new incarnation of the
+/// worker's loop starts on the pool. The stuck thread, when it returns, finds its incarnation gone (the CAS out of
+/// <c>Resuming</c> fails) and leaves; so at most one incarnation runs batches, and the bound on process calls holds.</para>
 /// <para>Running a batch (the process call, settling, counting, the observer) is its <see cref="Runner"/>'s job; the
 /// worker decides when, and how the batch's callers are resumed.</para>
 /// </remarks>
@@ -28,7 +38,14 @@ internal sealed class Worker<TRecord, TResult>
     private const int Announced = 1;
     private const int Parked = 2;
     private const int Borrowed = 3;
+    private const int Resuming = 4;
+    private const int KindBits = 3;
+    private const int KindMask = (1 << KindBits) - 1;
     private const int SpinsForWake = 20;
+
+    // How long the worker runs callers' continuations itself before it hands the rest to the pool (checked between
+    // continuations), so its next batch never waits long behind them.
+    private static readonly long s_resumeBudgetTicks = Stopwatch.Frequency / 20_000; // 50 µs
 
     private readonly BatchRing<Batch<TRecord, TResult>> _prefetch;
     private readonly IPackingSide _packer;
@@ -36,15 +53,20 @@ internal sealed class Worker<TRecord, TResult>
     private readonly TimeProvider _time;
     private readonly WorkerSignal _signal = new();
     private readonly Action _finishBorrowed;
+    private readonly Action<Batch<TRecord, TResult>> _recycleThenPack;
+    private readonly Action<Batch<TRecord, TResult>> _packAfterRelease;
     private int _state;
     private ValueTask _borrowedRun; // the run of a borrowing submitter that went asynchronous
 
-    // The last batch of the worker's own loop, whose callers wait to be resumed (see RunAsync), and what recycles it.
-    private Batch<TRecord, TResult>? _waitingCallers;
-    private Action<Batch<TRecord, TResult>>? _waitingRecycle;
-    private int _owesCallers; // 1 from the end of a batch until its callers are resumed (or handed to the pool)
-    private readonly Action<Batch<TRecord, TResult>> _recycleThenPack;
-    private readonly Action<Batch<TRecord, TResult>> _packAfterRelease;
+    // The callers' outcomes the worker's thread resumes while Resuming (written before the state moves there), and how
+    // many continuations it has started so far (the watch compares it between two looks).
+    private HeldOutcomes<TRecord, TResult>? _resuming;
+    private long _resumeProgress;
+    private ExecutionContext? _loopContext; // the loop's own context, which a new incarnation carries on
+
+    // Owned by the packing thread's watch: what it saw at its last look.
+    private int _watchedState = -1;
+    private long _watchedProgress;
 
     /// <summary>Creates a worker that takes batches from <paramref name="prefetch"/> and runs them with <paramref name="runner"/>.</summary>
     public Worker(
@@ -74,30 +96,40 @@ internal sealed class Worker<TRecord, TResult>
 
     /// <summary>True while the worker waits for a batch (and is not borrowed).</summary>
     /// <remarks>
-    /// A worker that has not resumed its last batch's callers yet is not idle: those callers are about to submit again,
-    /// and an eager batch sent now would leave their records for the next one (rule 3).
+    /// A worker that is resuming its last batch's callers is not idle: those callers are about to submit again, and an
+    /// eager batch sent now would leave their records for the next one (rule 3).
     /// </remarks>
-    public bool IsIdle => Volatile.Read(ref _state) is Announced or Parked && Volatile.Read(ref _owesCallers) == 0;
+    public bool IsIdle => KindOf(Volatile.Read(ref _state)) is Announced or Parked;
 
     /// <summary>True while the worker waits for its signal and may be borrowed.</summary>
-    public bool IsParked => Volatile.Read(ref _state) == Parked;
+    public bool IsParked => KindOf(Volatile.Read(ref _state)) == Parked;
 
     /// <summary>The worker's state in words (diagnostics: a racy snapshot).</summary>
-    public string Describe() =>
-        $"{Volatile.Read(ref _state) switch { Busy => "busy", Announced => "announced", Parked => "parked", _ => "borrowed" }}" +
-        $"{(Volatile.Read(ref _owesCallers) != 0 ? ", owes callers" : "")}";
+    public string Describe()
+    {
+        int state = Volatile.Read(ref _state);
+        string kind = KindOf(state) switch
+        {
+            Busy => "busy",
+            Announced => "announced",
+            Parked => "parked",
+            Borrowed => "borrowed",
+            _ => "resuming callers",
+        };
+        return $"{kind}, incarnation {state >> KindBits}";
+    }
 
     /// <summary>Starts the worker's loop on the thread pool.</summary>
-    public void Start() => _ = Task.Run(RunAsync);
+    public void Start() => _ = Task.Run(() => RunAsync(0));
 
     /// <summary>Wakes the worker if it is parked (after a batch was dispatched, or at the end of a run). Returns whether it was.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryWake()
     {
         int state = Volatile.Read(ref _state); // a first look; the CAS below decides
-        while (state is Announced or Parked)
+        while (KindOf(state) is Announced or Parked)
         {
-            int seen = Interlocked.CompareExchange(ref _state, Busy, state); // CAS: one waker wins the worker, and it alone sets the signal
+            int seen = Interlocked.CompareExchange(ref _state, WithKind(state, Busy), state); // CAS: one waker wins the worker, and it alone sets the signal
             if (seen == state)
             {
                 _signal.Set();
@@ -115,8 +147,11 @@ internal sealed class Worker<TRecord, TResult>
     /// claim: a borrowed worker is neither idle nor wakeable until <see cref="GiveBack"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public bool TryBorrow() =>
-        Volatile.Read(ref _state) == Parked && Interlocked.CompareExchange(ref _state, Borrowed, Parked) == Parked;
+    public bool TryBorrow()
+    {
+        int state = Volatile.Read(ref _state);
+        return KindOf(state) == Parked && Interlocked.CompareExchange(ref _state, WithKind(state, Borrowed), state) == state;
+    }
 
     /// <summary>
     /// Runs <paramref name="batch"/> on the calling thread for the submitter that borrowed this worker, and gives the
@@ -129,13 +164,13 @@ internal sealed class Worker<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public long RunBorrowed(Batch<TRecord, TResult> batch, long started)
     {
-        Debug.Assert(Volatile.Read(ref _state) == Borrowed, "only the submitter that borrowed the worker runs in its name");
+        Debug.Assert(KindOf(Volatile.Read(ref _state)) == Borrowed, "only the submitter that borrowed the worker runs in its name");
         var run = Runner.RunAsync(batch, started);
         if (run.IsCompleted)
         {
             run.GetAwaiter().GetResult();
             long ended = Runner.Finished.Ended; // the process call ended: only bookkeeping is left
-            FinishBatch(borrowed: true);
+            FinishBorrowedBatch();
             GiveBack();
             return ended == 0 ? started : ended;
         }
@@ -152,7 +187,7 @@ internal sealed class Worker<TRecord, TResult>
         try
         {
             run.GetAwaiter().GetResult(); // returns the run's pooled state machine
-            FinishBatch(borrowed: true);
+            FinishBorrowedBatch();
         }
         finally
         {
@@ -167,10 +202,11 @@ internal sealed class Worker<TRecord, TResult>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GiveBack()
     {
-        Debug.Assert(Volatile.Read(ref _state) == Borrowed, "only a borrowed worker is given back");
+        int state = Volatile.Read(ref _state);
+        Debug.Assert(KindOf(state) == Borrowed, "only a borrowed worker is given back");
         // Full fence: the store is ordered before the reads of the ring below, and the packing thread publishes a
         // batch with a full fence before it reads our state (Dekker): one of us sees the other.
-        Interlocked.Exchange(ref _state, Parked);
+        Interlocked.Exchange(ref _state, WithKind(state, Parked));
         if (!_prefetch.IsEmpty || _prefetch.IsCompleted)
         {
             TryWake();
@@ -179,9 +215,60 @@ internal sealed class Worker<TRecord, TResult>
         WakePackerIfHolding();
     }
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The packing thread's watch, every few milliseconds while callers are being resumed: takes the worker over when
+    /// it has been running the same caller's continuation since the last look (see the remarks). Returns whether it did.
+    /// </summary>
+    public bool Watch()
+    {
+        int state = Volatile.Read(ref _state);
+        long progress = Volatile.Read(ref _resumeProgress);
+        if (KindOf(state) != Resuming || state != _watchedState || progress != _watchedProgress)
+        {
+            _watchedState = state;
+            _watchedProgress = progress;
+            return false;
+        }
+
+        _watchedState = -1;
+        int next = WithKind(state + (1 << KindBits), Busy);
+        if (Interlocked.CompareExchange(ref _state, next, state) != state) // CAS: either the stuck thread leaves Resuming, or we take its place
+        {
+            return false; // it returned in the meantime
+        }
+
+        // The stuck thread set _resuming before it entered Resuming (the CAS read that state: acquire), and holds its
+        // resumer's place until it leaves, so the batch is not recycled under us.
+        _resuming!.HandOn();
+        _packer.RemovePackingResumer(); // on the stuck thread's behalf: it will not pack
+        StartIncarnation(next >> KindBits, _loopContext);
+        return true;
+    }
+
+    /// <summary>
+    /// Starts the loop's next incarnation on the pool, on the loop's own execution context (what the observer or the
+    /// process function set in it stays with the worker, as if nothing happened).
+    /// </summary>
+    private void StartIncarnation(int incarnation, ExecutionContext? loopContext)
+    {
+        if (loopContext is null)
+        {
+            _ = Task.Run(() => RunAsync(incarnation));
+            return;
+        }
+
+        ExecutionContext.Run(loopContext, static state =>
+        {
+            var (worker, incarnation) = ((Worker<TRecord, TResult>, int))state!;
+            _ = Task.Run(() => worker.RunAsync(incarnation));
+        }, (this, incarnation));
+    }
+
+    private async Task RunAsync(int incarnation)
     {
         var prefetch = _prefetch;
+        int me = incarnation << KindBits;
+        bool replaced = false;
         try
         {
             while (true)
@@ -190,7 +277,6 @@ internal sealed class Worker<TRecord, TResult>
                 {
                     if (prefetch.IsCompleted)
                     {
-                        ResumeWaitingCallers();
                         if (!prefetch.TryDequeue(out batch))
                         {
                             return; // the packing thread is done and nothing is left
@@ -199,17 +285,14 @@ internal sealed class Worker<TRecord, TResult>
                     else
                     {
                         _signal.Reset();
-                        Interlocked.Exchange(ref _state, Announced); // full fence before the re-check below
+                        Interlocked.Exchange(ref _state, me | Announced); // full fence before the re-check below
                         bool found = prefetch.TryDequeue(out batch);
                         if (!found && !prefetch.IsCompleted)
                         {
                             // Parked from here: borrowable. If the packing thread already woke us, the CAS fails and
-                            // the wait below consumes that wake-up. The callers of the last batch are resumed only now,
-                            // by one pool work item queued to this thread, which runs it as soon as the await below gives
-                            // the thread back: callers' code never runs inside the worker, so a continuation that
-                            // blocks cannot stop the batches. The resumer then packs their new records itself.
-                            Interlocked.CompareExchange(ref _state, Parked, Announced); // a full fence either way
-                            if (!ResumeWaitingCallers() && _packer.HoldsRecords && !_packer.TryPackFromWorker())
+                            // the wait below consumes that wake-up.
+                            Interlocked.CompareExchange(ref _state, me | Parked, me | Announced); // a full fence either way
+                            if (_packer.HoldsRecords && !_packer.TryPackFromWorker(asIdleWorker: false))
                             {
                                 SpinForWake(); // the packing thread has the token: it packs them, and wakes us if so
                             }
@@ -218,7 +301,7 @@ internal sealed class Worker<TRecord, TResult>
                             continue;
                         }
 
-                        if (Interlocked.CompareExchange(ref _state, Busy, Announced) != Announced)
+                        if (Interlocked.CompareExchange(ref _state, me | Busy, me | Announced) != (me | Announced))
                         {
                             await _signal.WaitAsync(); // the packing thread already claimed our wake-up: consume it
                         }
@@ -230,35 +313,94 @@ internal sealed class Worker<TRecord, TResult>
                     }
                 }
 
-                ResumeWaitingCallers(); // more work came: the callers must not wait for it
                 WakePackerIfHolding(); // the dequeue's CAS was the full fence: a prefetch slot is free
                 await Runner.RunAsync(batch);
-                FinishBatch(borrowed: false);
+                if (!FinishBatch(me))
+                {
+                    replaced = true;
+                    return;
+                }
             }
         }
         finally
         {
-            _run.OnWorkerExited();
+            if (!replaced)
+            {
+                _run.OnWorkerExited();
+            }
         }
     }
 
     /// <summary>
-    /// Hands the last batch's outcomes to its callers, if they still wait (the worker's own loop): one pool work item
-    /// resumes them in turn and then packs what they submitted. True when there were callers to resume.
+    /// Reports the batch just run to the observer (through the runner), then lets its callers have their outcomes:
+    /// counted first, so a caller that has its result finds it in the stats. On the worker's own thread when no batch
+    /// waits for it, else through one pool work item. False when this incarnation was taken over while it ran callers'
+    /// code (see <see cref="Watch"/>): it must leave.
     /// </summary>
-    private bool ResumeWaitingCallers()
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool FinishBatch(int me)
     {
-        if (_waitingCallers is not { } batch)
+        var finished = Runner.TakeFinished();
+        if (finished.Batch is not { } batch)
+        {
+            return true; // nothing ran (every record had been cancelled, or a stop was aborted)
+        }
+
+        // Until those callers are resumed, their new records need no wake of the packing thread: whoever resumes them
+        // packs right after (rule 3, and see IPackingSide.AddPackingResumer).
+        _packer.AddPackingResumer(); // a full fence: the count is visible before any caller is resumed
+        var held = batch.Outcomes;
+        if (held.Count == 0 || !_prefetch.IsEmpty || _run.IsAborting)
+        {
+            held.ResumeOnPool(finished.Recycle is null ? _packAfterRelease : _recycleThenPack);
+            return true;
+        }
+
+        return ResumeHere(held, finished.Recycle, me);
+    }
+
+    /// <summary>
+    /// Runs the callers' continuations on this thread until none is left, a batch waits for the worker, or its budget
+    /// is spent (the rest then goes to the pool); then packs what they submitted and lets the loop take the batch.
+    /// False when the watch took this incarnation over meanwhile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool ResumeHere(HeldOutcomes<TRecord, TResult> held, Action<Batch<TRecord, TResult>>? recycle, int me)
+    {
+        _loopContext = ExecutionContext.Capture(); // what a new incarnation carries on, should the watch take this one over
+        _resuming = held;
+        held.BeginResumingHere(recycle);
+        Interlocked.Exchange(ref _state, me | Resuming); // full fence: _resuming is visible to a watch that sees the state, and the packing thread's parked flag is read after it
+        _packer.KeepWatch();
+        long start = Stopwatch.GetTimestamp();
+        while (held.ResumeSome(ref _resumeProgress))
+        {
+            if (!_prefetch.IsEmpty || Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks)
+            {
+                held.HandOn();
+                break;
+            }
+        }
+
+        // CAS: leaving Resuming races with a watch taking this incarnation over; whoever wins decides.
+        bool mine = Interlocked.CompareExchange(ref _state, me | Busy, me | Resuming) == (me | Resuming);
+        held.Leave(); // after the CAS: until then a watch may still hand the rest on through our place
+        if (!mine)
         {
             return false;
         }
 
-        _waitingCallers = null;
-        var recycle = _waitingRecycle;
-        _waitingRecycle = null;
-        Interlocked.Exchange(ref _owesCallers, 0); // full fence: the flag clears before the callers are handed on
-        batch.Outcomes.Release(CallerResumption.Queue, recycle is null ? _packAfterRelease : _recycleThenPack);
+        _packer.RemovePackingResumer(); // a full fence before the round below reads the intake (Dekker with submitters)
+        _packer.TryPackFromWorker(asIdleWorker: true);
         return true;
+    }
+
+    /// <summary>A borrowing submitter's batch: its outcomes are set on the submitter's thread, each continuation queued.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FinishBorrowedBatch()
+    {
+        var finished = Runner.TakeFinished();
+        finished.Batch?.Outcomes.ReleaseAll(finished.Recycle);
     }
 
     /// <summary>
@@ -268,7 +410,7 @@ internal sealed class Worker<TRecord, TResult>
     private static void PackAfterResuming(IPackingSide packer)
     {
         packer.RemovePackingResumer();
-        packer.TryPackFromWorker();
+        packer.TryPackFromWorker(asIdleWorker: false);
     }
 
     /// <summary>
@@ -280,7 +422,7 @@ internal sealed class Worker<TRecord, TResult>
     private void SpinForWake()
     {
         var spinner = default(SpinWait);
-        while (Volatile.Read(ref _state) == Parked && spinner.Count < SpinsForWake) // a waker's CAS moves us to Busy
+        while (KindOf(Volatile.Read(ref _state)) == Parked && spinner.Count < SpinsForWake) // a waker's CAS moves us to Busy
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
@@ -299,33 +441,7 @@ internal sealed class Worker<TRecord, TResult>
         }
     }
 
-    /// <summary>
-    /// Reports the batch just run to the observer (through the runner), then lets its callers have their outcomes: counted first, so a
-    /// caller that has its result finds it in the stats. Called from the flow that runs the batches (the worker's own
-    /// loop, or the borrowing submitter), so the observer runs there too. A borrowing submitter releases on its own
-    /// thread (its caller may not even be waiting yet); the worker's loop keeps the batch until it parks or takes its
-    /// next batch, then hands its callers to one pool work item (see <see cref="ResumeWaitingCallers"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void FinishBatch(bool borrowed)
-    {
-        var finished = Runner.TakeFinished();
-        if (finished.Batch is not { } batch)
-        {
-            return; // nothing ran (every record had been cancelled, or a stop was aborted)
-        }
+    private static int KindOf(int state) => state & KindMask;
 
-        if (borrowed)
-        {
-            batch.Outcomes.Release(CallerResumption.Direct, finished.Recycle);
-            return;
-        }
-
-        // Until those callers are resumed this worker is not idle, and their new records need no wake of the packing
-        // thread: whoever resumes them packs right after (rule 3, and see IPackingSide.AddPackingResumer).
-        Volatile.Write(ref _owesCallers, 1);
-        _packer.AddPackingResumer(); // a full fence: the flag is visible before any caller is resumed
-        _waitingCallers = batch;
-        _waitingRecycle = finished.Recycle;
-    }
+    private static int WithKind(int state, int kind) => (state & ~KindMask) | kind;
 }

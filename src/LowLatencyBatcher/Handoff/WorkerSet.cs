@@ -81,6 +81,31 @@ internal sealed class WorkerSet<TRecord, TResult>
         }
     }
 
+    /// <summary>
+    /// The packing thread's watch over workers running callers' continuations (see <see cref="Worker{TRecord, TResult}.Watch"/>),
+    /// at most once per <see cref="WatchIntervalMilliseconds"/>: a worker is taken over when it ran the same
+    /// continuation through two looks, so after two to three intervals.
+    /// </summary>
+    /// <param name="nowMilliseconds">The current <see cref="Environment.TickCount64"/>.</param>
+    public void Watch(long nowMilliseconds)
+    {
+        if (nowMilliseconds - _lastWatch < WatchIntervalMilliseconds)
+        {
+            return;
+        }
+
+        _lastWatch = nowMilliseconds;
+        foreach (var worker in _workers)
+        {
+            worker.Watch();
+        }
+    }
+
+    /// <summary>How often the packing thread looks at workers running callers' continuations.</summary>
+    public const int WatchIntervalMilliseconds = 2;
+
+    private long _lastWatch; // the packing thread's
+
     /// <summary>Borrows a parked worker for the idle fast path, or null when none is parked.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Worker<TRecord, TResult>? TryBorrowParked()

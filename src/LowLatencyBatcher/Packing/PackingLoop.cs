@@ -151,7 +151,13 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
         long resumerSeenAt = 0; // when the thread first stood back for resumers (0: it does not)
         while (true)
         {
-            if (!ResumerWillPack)
+            bool resumers = ResumerWillPack;
+            if (resumers)
+            {
+                _workers.Watch(Environment.TickCount64); // a worker stuck in a caller's continuation is taken over
+            }
+
+            if (!resumers)
             {
                 resumerSeenAt = 0;
             }
@@ -203,6 +209,7 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
                     {
                         Thread.Sleep(1);
                         _workers.WakeAll();
+                        _workers.Watch(Environment.TickCount64); // one stuck in a caller's continuation would never see it
                     }
 
                     // An abort that began during the last round: the stopping thread failed the prefetch ring before this
@@ -245,6 +252,7 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
             else if (sleepMilliseconds > 0 || sleepMilliseconds == Timeout.Infinite)
             {
                 Parker.Park(sleepMilliseconds);
+                Volatile.Write(ref _sleepsPastWatch, 0);
             }
         }
     }
@@ -254,27 +262,27 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// batch out.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool Pass()
+    private bool Pass(bool asIdleWorker = false)
     {
         Debug.Assert(Volatile.Read(ref _token) == 1, "only the token's holder touches the packing state");
         bool progressed = DispatchFullBatches();
         progressed |= Drain();
         progressed |= DispatchFullBatches();
-        progressed |= DispatchEarly(_time.GetTimestamp());
+        progressed |= DispatchEarly(_time.GetTimestamp(), asIdleWorker);
         Volatile.Write(ref _holdsRecords, NoOpenBatch && NoHead ? 0 : 1); // release: read by workers after their full fence
         return progressed;
     }
 
     /// <summary>
-    /// One round of packing off the packing thread: by the pool work item that has just resumed a batch's callers
-    /// (they have just submitted again), or by a worker going idle while records wait. The batch their records make
+    /// One round of packing off the packing thread: by whoever has just resumed a batch's callers (they have just
+    /// submitted again: the worker itself, or a pool work item), or by a worker going idle while records wait. The batch their records make
     /// goes out, eagerly to an idle worker, without waiting for the packing thread to notice. False, having done
     /// nothing, when the packing thread holds the token (it packs them itself) or a stop is being aborted. Records left
     /// behind (an open batch that waits for its timeout, say) wake the packing thread, which owns the timing of what
     /// waits; so does any round during a stop, since the packing thread owns the end of the run.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public bool TryPackFromWorker()
+    public bool TryPackFromWorker(bool asIdleWorker)
     {
         if (_run.IsAborting || !TryTakeToken())
         {
@@ -286,7 +294,7 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
 
         try
         {
-            Pass();
+            Pass(asIdleWorker);
         }
         finally
         {
@@ -320,7 +328,20 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// <summary>A batch's callers were resumed; their resumer packs next. A full fence.</summary>
     public void RemovePackingResumer() => Interlocked.Decrement(ref _packingResumers);
 
+    /// <inheritdoc />
+    public void KeepWatch()
+    {
+        if (Volatile.Read(ref _sleepsPastWatch) != 0) // read after the worker's full fence (Dekker with PrepareToSleep)
+        {
+            Parker.Unpark();
+        }
+    }
+
     private int _packingResumers;
+
+    // 1 while the packing thread sleeps longer than the watch interval (or with no deadline): a worker that begins
+    // running callers' code then wakes it (KeepWatch), so that a continuation that blocks is always watched.
+    private int _sleepsPastWatch;
 
     // The packing token: whoever holds it owns every field of this loop (heads, open batches, the intake's consumer
     // side). The packing thread holds it for each round; a worker may take it for one round (TryPackFromWorker).
@@ -391,19 +412,19 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
 
     /// <summary>Sends the oldest batch that rule 3 says may go early.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool DispatchEarly(long now)
+    private bool DispatchEarly(long now, bool asIdleWorker)
     {
-        int bucket = PickEarly(now, out DispatchReason reason);
+        int bucket = PickEarly(now, out DispatchReason reason, asIdleWorker);
         return bucket >= 0 && TryDispatch(bucket, reason);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int PickEarly(long now, out DispatchReason reason)
+    private int PickEarly(long now, out DispatchReason reason, bool asIdleWorker = false)
     {
         int picked = -1;
         reason = DispatchReason.None;
         bool flushing = IsFlushing;
-        bool workerIdle = _workers.AnyIdle();
+        bool workerIdle = asIdleWorker || _workers.AnyIdle();
         bool prefetchEmpty = _prefetch.IsEmpty;
         bool callersResuming = ResumerWillPack;
         for (int bucket = 0; bucket < _open.Length; bucket++)
@@ -591,7 +612,19 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
             return -2;
         }
 
-        return WaitMilliseconds(now);
+        int wait = WaitMilliseconds(now);
+        if (wait == Timeout.Infinite || wait > WorkerSet<TRecord, TResult>.WatchIntervalMilliseconds)
+        {
+            // Full fence: the flag is set before the resumers are counted, and a worker counts itself (full fence)
+            // before it reads the flag (KeepWatch): either we see it and keep watching, or it wakes us.
+            Interlocked.Exchange(ref _sleepsPastWatch, 1);
+            if (ResumerWillPack)
+            {
+                wait = WorkerSet<TRecord, TResult>.WatchIntervalMilliseconds;
+            }
+        }
+
+        return wait;
     }
 
     /// <summary>The re-check after flagging as parked: anything a waker may have published before it looked.</summary>
