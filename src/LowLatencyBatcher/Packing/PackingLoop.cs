@@ -148,7 +148,8 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     private void Loop()
     {
         var spinner = default(SpinWait);
-        long resumerSeenAt = 0; // when the thread first stood back for resumers (0: it does not)
+        long resumerSeenAt = 0; // when the thread began to stand back for resumers that packed nothing since (0: it does not)
+        long handedOffSeen = 0;
         while (true)
         {
             bool resumers = ResumerWillPack;
@@ -157,17 +158,21 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
                 _workers.Watch(Environment.TickCount64); // a worker stuck in a caller's continuation is taken over
             }
 
-            if (!resumers)
+            long handedOff = HandedOff;
+            if (!resumers || handedOff != handedOffSeen)
             {
-                resumerSeenAt = 0;
+                resumerSeenAt = 0; // no resumers, or they packed records since the last look: they make progress
+                handedOffSeen = handedOff;
             }
-            else if (!_run.IsAborting && !_intake.IsClosed
+
+            if (resumers && !_run.IsAborting && !_intake.IsClosed
                 && (resumerSeenAt == 0 || Environment.TickCount64 - resumerSeenAt <= ResumerParkMilliseconds))
             {
                 // Callers are being resumed, and their resumer packs what they submit right after: stay out of its way
-                // (draining now would only split their batch and take a core from them). A short timed park; once
-                // resumers have kept it up past that (a caller's continuation that blocks, say), the thread packs as
-                // usual whatever the resumers do, so records never wait on callers' code for long.
+                // (draining now would only split their batch and take a core from them). A short timed park, again
+                // and again while the resumers pack; once they have packed nothing for that long (a caller's
+                // continuation that blocks, say), the thread packs as usual whatever the resumers do, so records never
+                // wait on callers' code for long.
                 resumerSeenAt = resumerSeenAt == 0 ? Environment.TickCount64 : resumerSeenAt;
                 spinner.Reset();
                 Parker.PrepareToPark();
