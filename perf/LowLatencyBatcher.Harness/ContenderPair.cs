@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LowLatencyBatcher.Baselines;
 
 namespace LowLatencyBatcher.Harness;
@@ -33,12 +34,17 @@ internal sealed class ContenderPair : IAsyncDisposable
     public static async Task<ContenderPair> StartAsync(int warmUpRecords = 65_536)
     {
         var pair = new ContenderPair(await NoOpBatchers.StartTokenBatcherAsync(), NoOpBatchers.StartChannel());
-        foreach (int producers in new[] { 1, 8, 64 })
+        long start = Stopwatch.GetTimestamp();
+        do
         {
-            var warmUp = new ClosedLoopMeasurement(producers, Math.Max(producers, warmUpRecords / (producers == 1 ? 4 : 1)));
-            await pair.RunAsync(Contender.TokenBatcher, warmUp);
-            await pair.RunAsync(Contender.Channel, warmUp);
+            foreach (int producers in new[] { 1, 8, 64 })
+            {
+                var warmUp = new ClosedLoopMeasurement(producers, Math.Max(producers, warmUpRecords / (producers == 1 ? 4 : 1)));
+                await pair.RunAsync(Contender.TokenBatcher, warmUp);
+                await pair.RunAsync(Contender.Channel, warmUp);
+            }
         }
+        while (Stopwatch.GetElapsedTime(start) < 2 * Throughput.WarmUp); // see Throughput.WarmUp
 
         return pair;
     }

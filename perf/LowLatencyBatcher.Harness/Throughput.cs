@@ -18,6 +18,9 @@ internal enum Contender
 /// </summary>
 internal sealed class Throughput : IAsyncDisposable
 {
+    /// <summary>The least time each contender runs unmeasured before the rounds.</summary>
+    public static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(500);
+
     private TokenBatcher<int, int>? _ours;
     private ChannelBatcher<int, int>? _channel;
     private DataflowBatcher<int, int>? _dataflow;
@@ -29,7 +32,15 @@ internal sealed class Throughput : IAsyncDisposable
         foreach (var contender in contenders)
         {
             await runner.StartAsync(contender);
-            await runner.MeasureAsync(contender, producers, Math.Max(producers, records / 4)); // warm-up: JIT, pools
+            // Warm-up (JIT tiers, pools, pool threads) for at least WarmUp: the runtime moves hot methods to their
+            // optimized tier only after 100 ms without new tier-0 activity, and a shorter warm-up left the first
+            // measured rounds running tier-0 code of the drivers.
+            long warmUpStart = Stopwatch.GetTimestamp();
+            do
+            {
+                await runner.MeasureAsync(contender, producers, Math.Max(producers, records / 4));
+            }
+            while (Stopwatch.GetElapsedTime(warmUpStart) < WarmUp);
         }
 
         var rates = contenders.ToDictionary(c => c, _ => new List<double>());

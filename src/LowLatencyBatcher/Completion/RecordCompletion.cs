@@ -15,9 +15,10 @@ namespace LowLatencyBatcher.Completion;
 /// done). Every transition is a CAS that names the generation it expects, so the packer, a worker, the caller's
 /// cancellation and an aborted stop can race: one wins, and a stale reference held from an earlier use of this
 /// object (by a batch still in a ring, say) can never complete a later record.</para>
-/// <para>Continuations run asynchronously (queued to the thread pool), except when a resumer that owns its thread
-/// releases a claimed use with <c>inline: true</c>: the packing thread and the workers never run callers' code
-/// inline.</para>
+/// <para>Continuations run asynchronously (queued to the thread pool), except when a resumer releases a claimed use
+/// with <c>inline: true</c> (a worker resuming its batch's callers on its own thread, watched by the packing thread,
+/// or a pool work item: see <see cref="HeldOutcomes{TRecord, TResult}"/>). The packing thread never runs callers'
+/// code.</para>
 /// </remarks>
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
