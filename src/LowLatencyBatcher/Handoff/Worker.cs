@@ -44,10 +44,9 @@ internal sealed class Worker<TRecord, TResult>
     private const int SpinsForWake = 20;
 
     // How long the worker runs callers' continuations itself before it hands the rest to the pool (checked between
-    // continuations), so heavy continuations spread over idle pool threads. A batch that arrives for the worker meanwhile
-    // ends its turn at once. 50 µs handed on too often under a no-op load (a batch of 64 callers takes about 25 µs
-    // here, and any hiccup doubled it), and each hand-on splits the loop over two threads.
-    private static readonly long s_resumeBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
+    // continuations), so heavy continuations spread over idle pool threads; a batch that arrives for the worker
+    // meanwhile ends its turn at once. 200 µs measured no better here (the closed loop then stays on one core).
+    private static readonly long s_resumeBudgetTicks = Stopwatch.Frequency / 20_000; // 50 µs
 
     private readonly BatchRing<Batch<TRecord, TResult>> _prefetch;
     private readonly IPackingSide _packer;
@@ -65,6 +64,10 @@ internal sealed class Worker<TRecord, TResult>
     private HeldOutcomes<TRecord, TResult>? _resuming;
     private long _resumeProgress;
     private ExecutionContext? _loopContext; // the loop's own context, which a new incarnation carries on
+
+    // The incarnation whose callers a takeover has handed to the pool: the taken-over thread waits for it before it
+    // leaves the batch (see ResumeHere).
+    private int _handedOnIncarnation = -1;
 
     // Owned by the packing thread's watch: what it saw at its last look.
     private int _watchedState = -1;
@@ -219,13 +222,15 @@ internal sealed class Worker<TRecord, TResult>
 
     /// <summary>
     /// The packing thread's watch, every few milliseconds while callers are being resumed: takes the worker over when
-    /// it has been running the same caller's continuation since the last look (see the remarks). Returns whether it did.
+    /// it has been running the same caller's continuation since the last look (see the remarks), or, with
+    /// <paramref name="now"/>, whenever it is running callers' code (an aborted stop: nobody will watch any more).
+    /// Returns whether it did.
     /// </summary>
-    public bool Watch()
+    public bool Watch(bool now = false)
     {
         int state = Volatile.Read(ref _state);
         long progress = Volatile.Read(ref _resumeProgress);
-        if (KindOf(state) != Resuming || state != _watchedState || progress != _watchedProgress)
+        if (KindOf(state) != Resuming || (!now && (state != _watchedState || progress != _watchedProgress)))
         {
             _watchedState = state;
             _watchedProgress = progress;
@@ -239,9 +244,10 @@ internal sealed class Worker<TRecord, TResult>
             return false; // it returned in the meantime
         }
 
-        // The stuck thread set _resuming before it entered Resuming (the CAS read that state: acquire), and holds its
-        // resumer's place until it leaves, so the batch is not recycled under us.
+        // The stuck thread set _resuming before it entered Resuming (the CAS read that state: acquire), and keeps its
+        // resumer's place until it has seen the flag below, so the batch is not recycled under us.
         _resuming!.HandOn();
+        Volatile.Write(ref _handedOnIncarnation, state >> KindBits); // release: the helper is counted before the stuck thread may leave
         _packer.RemovePackingResumer(); // on the stuck thread's behalf: it will not pack
         StartIncarnation(next >> KindBits, _loopContext);
         return true;
@@ -375,7 +381,8 @@ internal sealed class Worker<TRecord, TResult>
         Interlocked.Exchange(ref _state, me | Resuming); // full fence: _resuming is visible to a watch that sees the state, and the packing thread's parked flag is read after it
         _packer.KeepWatch();
         long start = Stopwatch.GetTimestamp();
-        while (held.ResumeSome(ref _resumeProgress))
+        // Each turn first checks that this incarnation still holds the worker: once taken over, it stops claiming.
+        while (Volatile.Read(ref _state) == (me | Resuming) && held.ResumeSome(ref _resumeProgress))
         {
             if (!_prefetch.IsEmpty || Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks)
             {
@@ -385,12 +392,21 @@ internal sealed class Worker<TRecord, TResult>
         }
 
         // CAS: leaving Resuming races with a watch taking this incarnation over; whoever wins decides.
-        bool mine = Interlocked.CompareExchange(ref _state, me | Busy, me | Resuming) == (me | Resuming);
-        held.Leave(); // after the CAS: until then a watch may still hand the rest on through our place
-        if (!mine)
+        if (Interlocked.CompareExchange(ref _state, me | Busy, me | Resuming) != (me | Resuming))
         {
+            // Taken over: the watch is adding a pool resumer for the rest. Our place keeps the batch alive until it has
+            // (the watch does nothing else in between), so wait for that before leaving.
+            var spinner = default(SpinWait);
+            while (Volatile.Read(ref _handedOnIncarnation) != me >> KindBits)
+            {
+                spinner.SpinOnce();
+            }
+
+            held.Leave();
             return false;
         }
+
+        held.Leave(); // after the CAS: until then a watch may still hand the rest on through our place
 
         _packer.RemovePackingResumer(); // a full fence before the round below reads the intake (Dekker with submitters)
         _packer.TryPackFromWorker(asIdleWorker: true);

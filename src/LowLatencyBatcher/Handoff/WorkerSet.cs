@@ -101,6 +101,18 @@ internal sealed class WorkerSet<TRecord, TResult>
         }
     }
 
+    /// <summary>
+    /// Takes over every worker running callers' continuations, stuck or not (the packing thread, at the end of an aborted
+    /// run: nobody watches after it, and the callers not yet resumed must not wait on one that never returns).
+    /// </summary>
+    public void TakeOverResumers()
+    {
+        foreach (var worker in _workers)
+        {
+            worker.Watch(now: true);
+        }
+    }
+
     /// <summary>How often the packing thread looks at workers running callers' continuations.</summary>
     public const int WatchIntervalMilliseconds = 2;
 

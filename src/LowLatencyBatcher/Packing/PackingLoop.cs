@@ -726,5 +726,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
         _batches.FailWaiting(_prefetch, error);
         _prefetch.Complete();
         _workers.WakeAll();
+        _workers.TakeOverResumers();
     }
 }
