@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LowLatencyBatcher.Baselines;
 
 namespace LowLatencyBatcher.Harness;
@@ -34,8 +33,7 @@ internal sealed class ContenderPair : IAsyncDisposable
     public static async Task<ContenderPair> StartAsync(int warmUpRecords = 65_536)
     {
         var pair = new ContenderPair(await NoOpBatchers.StartTokenBatcherAsync(), NoOpBatchers.StartChannel());
-        long start = Stopwatch.GetTimestamp();
-        do
+        await Throughput.WarmUpAsync(2 * Throughput.WarmUp, async () =>
         {
             foreach (int producers in new[] { 1, 8, 64 })
             {
@@ -43,8 +41,7 @@ internal sealed class ContenderPair : IAsyncDisposable
                 await pair.RunAsync(Contender.TokenBatcher, warmUp);
                 await pair.RunAsync(Contender.Channel, warmUp);
             }
-        }
-        while (Stopwatch.GetElapsedTime(start) < 2 * Throughput.WarmUp); // see Throughput.WarmUp
+        });
 
         return pair;
     }

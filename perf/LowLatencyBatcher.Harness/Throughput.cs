@@ -21,6 +21,21 @@ internal sealed class Throughput : IAsyncDisposable
     /// <summary>The least time each contender runs unmeasured before the rounds.</summary>
     public static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// Runs <paramref name="run"/> again and again, unmeasured, until at least <paramref name="least"/> has passed (JIT
+    /// tiers, pools, pool threads). The runtime moves hot methods to their optimized tier only after 100 ms without new
+    /// tier-0 activity: a fixed, shorter warm-up left the first measured rounds running tier-0 code.
+    /// </summary>
+    public static async Task WarmUpAsync(TimeSpan least, Func<Task> run)
+    {
+        long start = Stopwatch.GetTimestamp();
+        do
+        {
+            await run();
+        }
+        while (Stopwatch.GetElapsedTime(start) < least);
+    }
+
     private TokenBatcher<int, int>? _ours;
     private ChannelBatcher<int, int>? _channel;
     private DataflowBatcher<int, int>? _dataflow;
@@ -32,15 +47,7 @@ internal sealed class Throughput : IAsyncDisposable
         foreach (var contender in contenders)
         {
             await runner.StartAsync(contender);
-            // Warm-up (JIT tiers, pools, pool threads) for at least WarmUp: the runtime moves hot methods to their
-            // optimized tier only after 100 ms without new tier-0 activity, and a shorter warm-up left the first
-            // measured rounds running tier-0 code of the drivers.
-            long warmUpStart = Stopwatch.GetTimestamp();
-            do
-            {
-                await runner.MeasureAsync(contender, producers, Math.Max(producers, records / 4));
-            }
-            while (Stopwatch.GetElapsedTime(warmUpStart) < WarmUp);
+            await WarmUpAsync(WarmUp, () => runner.MeasureAsync(contender, producers, Math.Max(producers, records / 4)));
         }
 
         var rates = contenders.ToDictionary(c => c, _ => new List<double>());

@@ -88,7 +88,7 @@ public class CallerResumptionTests
         async ValueTask<IReadOnlyList<int>> Process(IReadOnlyList<int> batch, CancellationToken token)
         {
             int now = Interlocked.Increment(ref inside);
-            InterlockedMax(ref mostInside, now);
+            Atomically.Max(ref mostInside, now);
             try
             {
                 if (batch[0] % 3 == 0)
@@ -140,20 +140,5 @@ public class CallerResumptionTests
 
         await batcher.DisposeAsync();
         Assert.Equal(1, batcher.Stats.TotalCompleted);
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int seen = Volatile.Read(ref target);
-        while (value > seen)
-        {
-            int previous = Interlocked.CompareExchange(ref target, value, seen);
-            if (previous == seen)
-            {
-                return;
-            }
-
-            seen = previous;
-        }
     }
 }

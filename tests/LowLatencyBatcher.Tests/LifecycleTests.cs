@@ -163,7 +163,7 @@ public class LifecycleTests
             async (batch, _) =>
             {
                 int now = Interlocked.Increment(ref inside);
-                InterlockedMax(ref mostInside, now);
+                Atomically.Max(ref mostInside, now);
                 try
                 {
                     if (Interlocked.Increment(ref calls) == 1)
@@ -195,21 +195,6 @@ public class LifecycleTests
         Assert.False(startedBeside, "a process call of the new run started while the old one still ran");
         Assert.Equal(1, mostInside);
         await batcher.StopAsync().Bounded();
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int seen = Volatile.Read(ref target);
-        while (value > seen)
-        {
-            int previous = Interlocked.CompareExchange(ref target, value, seen);
-            if (previous == seen)
-            {
-                return;
-            }
-
-            seen = previous;
-        }
     }
 
     [Fact]

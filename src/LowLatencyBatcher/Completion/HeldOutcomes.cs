@@ -98,7 +98,6 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
             _held[i].Release(inline: false);
         }
 
-        _claimed = _heldCount;
         afterAll?.Invoke(_batch);
     }
 

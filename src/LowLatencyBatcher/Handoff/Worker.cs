@@ -392,7 +392,8 @@ internal sealed class Worker<TRecord, TResult>
         }
 
         // CAS: leaving Resuming races with a watch taking this incarnation over; whoever wins decides.
-        if (Interlocked.CompareExchange(ref _state, me | Busy, me | Resuming) != (me | Resuming))
+        bool mine = Interlocked.CompareExchange(ref _state, me | Busy, me | Resuming) == (me | Resuming);
+        if (!mine)
         {
             // Taken over: the watch is adding a pool resumer for the rest. Our place keeps the batch alive until it has
             // (the watch does nothing else in between), so wait for that before leaving.
@@ -401,12 +402,13 @@ internal sealed class Worker<TRecord, TResult>
             {
                 spinner.SpinOnce();
             }
-
-            held.Leave();
-            return false;
         }
 
-        held.Leave(); // after the CAS: until then a watch may still hand the rest on through our place
+        held.Leave(); // after the CAS (and, if taken over, the watch's hand-on): until then the batch needs our place
+        if (!mine)
+        {
+            return false;
+        }
 
         _packer.RemovePackingResumer(); // a full fence before the round below reads the intake (Dekker with submitters)
         _packer.TryPackFromWorker(asIdleWorker: true);
@@ -463,4 +465,3 @@ internal sealed class Worker<TRecord, TResult>
 
     private static int WithKind(int state, int kind) => (state & ~KindMask) | kind;
 }
-
