@@ -41,11 +41,19 @@ public sealed class ExtractResources : Task
             }
 
             Directory.CreateDirectory(Path.GetDirectoryName(Destinations[i])!);
-            string partial = Destinations[i] + ".partial";
+            // Projects built in parallel may extract into the same folder at once: each writes its own partial file and
+            // renames it into place (atomic), so a reader sees either no file or a whole one, never a torn one.
+            string partial = $"{Destinations[i]}.{Guid.NewGuid():N}.partial";
             using (var file = File.Create(partial))
                 resource.CopyTo(file, 1 << 20);
-            File.Copy(partial, Destinations[i], overwrite: true);
-            File.Delete(partial);
+            try
+            {
+                File.Move(partial, Destinations[i]);
+            }
+            catch (IOException) when (File.Exists(Destinations[i]))
+            {
+                File.Replace(partial, Destinations[i], destinationBackupFileName: null);
+            }
             Log.LogMessage(MessageImportance.Normal, $"Extracted {Resources[i]} ({resource.Length:N0} bytes) to {Destinations[i]}.");
         }
 
