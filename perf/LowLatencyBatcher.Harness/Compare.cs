@@ -9,11 +9,11 @@ internal sealed record CompareSettings
     public int IdleRecords { get; init; } = 2_000;
     public double IdleSpacingMicroseconds { get; init; } = 1_000;
     public int[] ClosedLoopProducers { get; init; } = [1, 8, 64];
-    public Dictionary<int, int> ClosedLoopRecords { get; init; } = new() { [1] = 32_768, [8] = 65_536, [64] = 131_072 };
+    public Dictionary<int, int> ClosedLoopRecords { get; init; } = new() { [1] = 262_144, [8] = 1_048_576, [64] = 1_048_576 };
     public int[] CpuPerRecordProducers { get; init; } = [8, 64];
     public int PipelinedProducers { get; init; } = 64;
     public int PipelinedDepth { get; init; } = 64;
-    public int PipelinedRecords { get; init; } = 262_144;
+    public int PipelinedRecords { get; init; } = 1_048_576;
     public int IdleCostRounds { get; init; } = 5;
     public int IdleCostBurstRecords { get; init; } = 50_000;
     public int IdleCostSettleMilliseconds { get; init; } = 200;
