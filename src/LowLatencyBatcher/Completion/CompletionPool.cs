@@ -9,24 +9,26 @@ namespace LowLatencyBatcher.Completion;
 /// so a steady-state submit never allocates.
 /// </summary>
 /// <remarks>
-/// <para>In front of the shared pool (first in, first out) each thread keeps a small last-in, first-out stack of the
-/// completions it returned last. A caller's continuation returns its completion on the thread that resumed it and, in a
-/// closed loop, submits its next record right away: that submit rents the object just returned, still in this core's
-/// cache, with no interlocked operation. Through the shared pool alone, a submit got the completion returned longest
-/// ago (with thousands of records in flight, one that has left the cache) and paid two interlocked operations for the
-/// rent and two for the return.</para>
-/// <para>A thread's stack holds completions of one pool at a time; a return to another pool first hands the stack's
-/// completions back to their own pool. So a thread keeps at most <see cref="LocalCapacity"/> completions of the last
-/// batcher it returned one to, also after that batcher is gone.</para>
+/// <para>During a resumption turn (a resumer running a batch's callers' continuations, see <see cref="BeginTurn"/>)
+/// a small last-in, first-out stack sits in front of the shared pool (first in, first out): a continuation returns its
+/// completion on the resumer's thread and, in a closed loop, submits its next record right away, which rents the object
+/// just returned, still in this core's cache, with no interlocked operation. Through the shared pool alone, each rent and
+/// each return is an interlocked operation on its one fast slot (a cache line that moves between cores when two
+/// resumers work at once), and once that slot is taken a trip through its queue, which hands out the completion
+/// returned longest ago (with thousands of records in flight, one that has left the cache).</para>
+/// <para>One turn at a time owns the stack (a CAS at its start; a turn that finds it taken runs without it), and only
+/// the owner's thread touches it. At the end of the turn whatever the callers did not rent again goes back to the
+/// shared pool, so no completion is kept out of it between turns and the pool's size still covers every record in
+/// flight. No thread-local state: a thread's first submit allocates nothing either.</para>
 /// </remarks>
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class CompletionPool<TResult>
 {
-    /// <summary>How many completions a thread keeps for its next rents.</summary>
+    /// <summary>How many completions a resumption turn keeps for its callers' next rents.</summary>
     internal const int LocalCapacity = 32;
 
-    [ThreadStatic]
-    private static LocalStack? t_local;
+    private readonly TurnStack _turnStack = new();
+    private int _turnThread; // the managed thread id of the turn that owns the stack; 0: none
 
     private readonly Policy _policy;
     private volatile DefaultObjectPool<RecordCompletion<TResult>> _pool;
@@ -60,58 +62,61 @@ internal sealed class CompletionPool<TResult>
     /// <summary>The counters that completions made outside a batch (caller cancellations) report to.</summary>
     public BatcherCounters Counters { get; }
 
-    /// <summary>Rents a completion, ready for a new record: the one this thread returned last, if it has one.</summary>
+    /// <summary>Rents a completion, ready for a new record: inside the resumption turn that owns the stack, the one returned last.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RecordCompletion<TResult> Rent()
     {
-        var local = t_local;
-        if (local is not null && local.Owner == this && local.Count > 0)
+        if (Volatile.Read(ref _turnThread) == Environment.CurrentManagedThreadId && _turnStack.Count > 0) // the owner alone passes: the stack is its own
         {
-            return local.Pop();
+            return _turnStack.Pop();
         }
 
         return _pool.Get();
     }
 
-    /// <summary>Takes back a recycled completion (onto this thread's stack while it has room).</summary>
+    /// <summary>Takes back a recycled completion (onto the stack, inside the turn that owns it, while it has room).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(RecordCompletion<TResult> completion)
     {
-        var local = t_local;
-        if (local is not null && local.Owner == this && local.Count < LocalCapacity)
+        if (Volatile.Read(ref _turnThread) == Environment.CurrentManagedThreadId && _turnStack.Count < LocalCapacity)
         {
-            local.Push(completion);
+            _turnStack.Push(completion);
             return;
         }
 
-        ReturnSlow(completion, local);
+        _pool.Return(completion);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReturnSlow(RecordCompletion<TResult> completion, LocalStack? local)
+    /// <summary>
+    /// Starts a resumption turn on this thread: until <see cref="EndTurn"/>, completions returned here stay on the stack
+    /// for the next rents here. Returns whether this turn owns the stack (false while another turn, or an outer turn on
+    /// this thread, does), to pass to <see cref="EndTurn"/>.
+    /// </summary>
+    public bool BeginTurn() =>
+        Volatile.Read(ref _turnThread) == 0
+        && Interlocked.CompareExchange(ref _turnThread, Environment.CurrentManagedThreadId, 0) == 0; // CAS: one turn at a time owns the stack; acquire: the last owner emptied it
+
+    /// <summary>Ends the turn <see cref="BeginTurn"/> started: what the callers did not rent again goes back to the shared pool.</summary>
+    public void EndTurn(bool owned)
     {
-        if (local is null)
+        if (!owned)
         {
-            t_local = local = new LocalStack(); // once per thread
-        }
-
-        if (local.Owner != this)
-        {
-            local.HandBack(); // another batcher's completions go back to their own pool
-            local.Owner = this;
-            local.Push(completion);
             return;
         }
 
-        _pool.Return(completion); // the stack is full
+        while (_turnStack.Count > 0)
+        {
+            _pool.Return(_turnStack.Pop());
+        }
+
+        Volatile.Write(ref _turnThread, 0); // release: the next owner finds the stack empty
     }
 
-    /// <summary>One thread's last-in, first-out stack of one pool's completions. Only its thread touches it.</summary>
-    private sealed class LocalStack
+    /// <summary>The turn's last-in, first-out stack (its own object, so its writes do not share a line with the pool's fields).</summary>
+    private sealed class TurnStack
     {
         private readonly RecordCompletion<TResult>?[] _items = new RecordCompletion<TResult>?[LocalCapacity];
 
-        public CompletionPool<TResult>? Owner;
         public int Count;
 
         public void Push(RecordCompletion<TResult> completion) => _items[Count++] = completion;
@@ -122,14 +127,6 @@ internal sealed class CompletionPool<TResult>
             var completion = _items[top]!;
             _items[top] = null;
             return completion;
-        }
-
-        public void HandBack()
-        {
-            while (Count > 0)
-            {
-                Owner!._pool.Return(Pop());
-            }
         }
     }
 
