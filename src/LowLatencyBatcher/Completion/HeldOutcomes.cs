@@ -171,33 +171,18 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>
-    /// The pool the callers' completions return to: a resumer's turn (<see cref="CompletionPool{TResult}.BeginTurn"/>)
-    /// keeps them for the records those callers submit next. Only while outcomes are held.
-    /// </summary>
-    public CompletionPool<TResult> CallersPool => _held[0].Pool;
-
     /// <summary>A pool resumer: runs continuations until none is left or its budget is spent, then hands the rest on.</summary>
     void IThreadPoolWorkItem.Execute()
     {
         long start = Stopwatch.GetTimestamp();
         long progress = 0;
-        var pool = CallersPool; // this resumer's place keeps the batch (and its held outcomes) until Leave
-        bool ownsStack = pool.BeginTurn();
-        try
+        while (ResumeSome(ref progress))
         {
-            while (ResumeSome(ref progress))
+            if (Stopwatch.GetTimestamp() - start > s_poolBudgetTicks)
             {
-                if (Stopwatch.GetTimestamp() - start > s_poolBudgetTicks)
-                {
-                    HandOn();
-                    break;
-                }
+                HandOn();
+                break;
             }
-        }
-        finally
-        {
-            pool.EndTurn(ownsStack);
         }
 
         Leave();

@@ -52,9 +52,6 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         _core.RunContinuationsAsynchronously = true;
     }
 
-    /// <summary>The pool this completion recycles itself into.</summary>
-    public CompletionPool<TResult> Pool => _pool;
-
     /// <summary>The current use's generation: stored with every reference handed to the packer and the workers.</summary>
     public int Generation => Volatile.Read(ref _state) >> PhaseBits;
 

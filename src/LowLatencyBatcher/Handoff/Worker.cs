@@ -381,23 +381,14 @@ internal sealed class Worker<TRecord, TResult>
         Interlocked.Exchange(ref _state, me | Resuming); // full fence: _resuming is visible to a watch that sees the state, and the packing thread's parked flag is read after it
         _packer.KeepWatch();
         long start = Stopwatch.GetTimestamp();
-        var pool = held.CallersPool;
-        bool ownsStack = pool.BeginTurn(); // the callers' completions stay on this thread for their next records
-        try
+        // Each turn first checks that this incarnation still holds the worker: once taken over, it stops claiming.
+        while (Volatile.Read(ref _state) == (me | Resuming) && held.ResumeSome(ref _resumeProgress))
         {
-            // Each turn first checks that this incarnation still holds the worker: once taken over, it stops claiming.
-            while (Volatile.Read(ref _state) == (me | Resuming) && held.ResumeSome(ref _resumeProgress))
+            if (!_prefetch.IsEmpty || Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks)
             {
-                if (!_prefetch.IsEmpty || Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks)
-                {
-                    held.HandOn();
-                    break;
-                }
+                held.HandOn();
+                break;
             }
-        }
-        finally
-        {
-            pool.EndTurn(ownsStack);
         }
 
         // CAS: leaving Resuming races with a watch taking this incarnation over; whoever wins decides.
