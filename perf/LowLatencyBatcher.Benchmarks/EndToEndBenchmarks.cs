@@ -13,7 +13,7 @@ namespace LowLatencyBatcher.Benchmarks;
 [ThreadingDiagnoser]
 public class EndToEndBenchmarks
 {
-    private const int Records = 65_536;
+    private const int Records = 524_288;
 
     private TokenBatcher<int, int> _ours = null!;
     private ChannelBatcher<int, int> _channel = null!;

@@ -26,6 +26,7 @@ internal static class Report
         }
 
         EndToEnd(rows, md, imagesDir, log);
+        Idle(rows, md);
         Rings(rows, "IntakeRingBenchmarks", "IntakeRing", "Producers", "Intake ring (many producers, one consumer)", "intake-ring.png", md, imagesDir, log);
         Rings(rows, "BatchRingBenchmarks", "BatchRing", "Consumers", "Batch ring (one producer, many consumers)", "batch-ring.png", md, imagesDir, log);
         LatencyTables(Path.Combine(perfDir, "latency.json"), md, imagesDir, log);
@@ -39,7 +40,7 @@ internal static class Report
         return 0;
     }
 
-    private sealed record BenchRow(string Type, string Method, int Param, double MedianNs, double BytesPerOp);
+    private sealed record BenchRow(string Type, string Method, int Param, double MedianNs, double P95Ns, double BytesPerOp);
 
     private static List<BenchRow> ReadBench(string dir)
     {
@@ -59,15 +60,35 @@ internal static class Report
                     continue; // a benchmark that failed has no statistics
                 }
 
-                string parameters = b.GetProperty("Parameters").GetString() ?? "";
-                int param = int.Parse(parameters.Split('=').Last(), Invariant);
+                string parameter = (b.GetProperty("Parameters").GetString() ?? "").Split('=').Last();
+                int param = parameter.Length == 0 ? 0 : int.Parse(parameter, Invariant); // a benchmark without parameters (the idle one): 0
                 double bytes = b.TryGetProperty("Memory", out var memory) ? memory.GetProperty("BytesAllocatedPerOperation").GetDouble() : double.NaN;
+                double p95 = stats.TryGetProperty("Percentiles", out var percentiles) ? percentiles.GetProperty("P95").GetDouble() : double.NaN;
                 rows.Add(new BenchRow(b.GetProperty("Type").GetString()!, b.GetProperty("Method").GetString()!, param,
-                    stats.GetProperty("Median").GetDouble(), bytes));
+                    stats.GetProperty("Median").GetDouble(), p95, bytes));
             }
         }
 
         return rows;
+    }
+
+    /// <summary>The idle regime (IdleBenchmarks): one record at a batcher idle for about a millisecond, each iteration one record.</summary>
+    private static void Idle(List<BenchRow> all, StringBuilder md)
+    {
+        var ours = all.FirstOrDefault(r => r.Type == "IdleBenchmarks" && r.Method == "TokenBatcher");
+        var channel = all.FirstOrDefault(r => r.Type == "IdleBenchmarks" && r.Method == "ChannelBaseline");
+        if (ours is null || channel is null)
+        {
+            return;
+        }
+
+        md.AppendLine("### Idle: a lone record at a batcher idle for about 1 ms, submit → result in an async method (BenchmarkDotNet, µs)").AppendLine();
+        md.AppendLine("| batcher | p50 | p95 |");
+        md.AppendLine("| --- | ---: | ---: |");
+        md.AppendLine(Invariant, $"| TokenBatcher | {ours.MedianNs / 1e3:F1} | {ours.P95Ns / 1e3:F1} |");
+        md.AppendLine(Invariant, $"| Channel + TCS | {channel.MedianNs / 1e3:F1} | {channel.P95Ns / 1e3:F1} |");
+        md.AppendLine(Invariant, $"| ours ÷ Channel | {ours.MedianNs / channel.MedianNs:F2} | {ours.P95Ns / channel.P95Ns:F2} |");
+        md.AppendLine();
     }
 
     private static void EndToEnd(List<BenchRow> all, StringBuilder md, string imagesDir, TextWriter log)
