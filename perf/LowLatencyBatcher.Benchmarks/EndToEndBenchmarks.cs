@@ -13,7 +13,7 @@ namespace LowLatencyBatcher.Benchmarks;
 [ThreadingDiagnoser]
 public class EndToEndBenchmarks
 {
-    private const int Records = 524_288;
+    private const int Records = 524_288; // long enough that the producers' start and tail do not dominate an operation
 
     private TokenBatcher<int, int> _ours = null!;
     private ChannelBatcher<int, int> _channel = null!;
