@@ -96,23 +96,3 @@ internal static class Engine
             ?? throw new InvalidOperationException("The batcher is not running.");
     }
 }
-
-/// <summary>Atomic helpers the concurrency tests share.</summary>
-internal static class Atomically
-{
-    /// <summary>Raises <paramref name="target"/> to <paramref name="value"/> if that is larger, atomically.</summary>
-    public static void Max(ref int target, int value)
-    {
-        int seen = Volatile.Read(ref target);
-        while (value > seen)
-        {
-            int previous = Interlocked.CompareExchange(ref target, value, seen);
-            if (previous == seen)
-            {
-                return;
-            }
-
-            seen = previous;
-        }
-    }
-}

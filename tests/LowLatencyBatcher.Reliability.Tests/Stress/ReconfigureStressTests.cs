@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LowLatencyBatcher.Reliability.Tests.Support;
+using LowLatencyBatcher.Tests;
 using Xunit.Abstractions;
 
 namespace LowLatencyBatcher.Reliability.Tests.Stress;
@@ -145,7 +146,7 @@ public class ReconfigureStressTests(ITestOutputHelper output)
                 results[i] = ResultOf(item.Id);
             }
 
-            InterlockedMax(ref _largestBatch, batch.Count);
+            Atomically.Max(ref _largestBatch, (long)batch.Count);
             Config[] candidates;
             lock (Configs)
             {
@@ -218,21 +219,6 @@ public class ReconfigureStressTests(ITestOutputHelper output)
             return $"  {StressKit.Reasons(stats)}\n  {Configs.Count - 1:N0} reconfigurations applied, {_refusedConfigs:N0} invalid ones " +
                 $"refused; {_multiCandidate:N0} batches overlapped a change (several candidate configurations); largest batch " +
                 $"{_largestBatch} (largest MaxBatchSize {largestMax}); {_tally.Results:N0} results, {_tally.Faults:N0} batch faults";
-        }
-
-        private static void InterlockedMax(ref long target, long value)
-        {
-            long seen = Volatile.Read(ref target);
-            while (value > seen)
-            {
-                long previous = Interlocked.CompareExchange(ref target, value, seen);
-                if (previous == seen)
-                {
-                    return;
-                }
-
-                seen = previous;
-            }
         }
 
         /// <summary>An invalid configuration: refused, with the constructor's message for the same options.</summary>
