@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using LowLatencyBatcher.Hosting;
 using LowLatencyBatcher.Torch;
 using LowLatencyBatcher.Torch.Models;
@@ -132,7 +133,20 @@ public static class EmbeddingsServer
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(BatcherMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+        services.ConfigureOpenTelemetryMeterProvider(
+            (provider, metrics) => metrics.AddView(OnlyFrom(provider.GetRequiredService<IMeterFactory>())));
     }
+
+    /// <summary>
+    /// A view that drops instruments of meters another host's factory created. The exporter listens to every meter of
+    /// the added names in the process, so a second host (a gateway beside a worker, a test's servers) would otherwise
+    /// merge its series into this one's: both batchers are named <see cref="BatcherName"/>, and the last observable
+    /// callback's value would win.
+    /// </summary>
+    private static Func<Instrument, MetricStreamConfiguration?> OnlyFrom(IMeterFactory hostMeters) =>
+        instrument => instrument.Meter.Scope is IMeterFactory factory && !ReferenceEquals(factory, hostMeters)
+            ? MetricStreamConfiguration.Drop
+            : null;
 
     /// <summary>Maps <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>, <c>GET /healthz</c> and <c>GET /metrics</c>.</summary>
     /// <param name="app">The application.</param>

@@ -79,3 +79,13 @@ public static class Http
     public static float[] Embedding(this JsonElement response, int index) =>
         response.GetProperty("data")[index].GetProperty("embedding").EnumerateArray().Select(v => v.GetSingle()).ToArray();
 }
+
+/// <summary>Reads a Prometheus text-format scrape.</summary>
+public static class Prometheus
+{
+    /// <summary>The value of every series of <paramref name="metric"/>, in the order the scrape lists them.</summary>
+    public static long[] SeriesValues(string scrape, string metric) => scrape.Split('\n')
+        .Where(line => line.StartsWith(metric + "{", StringComparison.Ordinal))
+        .Select(line => long.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture))
+        .ToArray();
+}
