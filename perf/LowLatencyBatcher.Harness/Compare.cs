@@ -61,7 +61,7 @@ internal static class Compare
                 }
             }
 
-            results.Add(await PipelinedAsync(pair, s.Rounds, s.PipelinedProducers, s.PipelinedDepth, s.PipelinedRecords, log));
+            results.AddRange(await PipelinedAsync(pair, s.Rounds, s.PipelinedProducers, s.PipelinedDepth, s.PipelinedRecords, log));
         }
 
         var (idleCost, floor) = await IdleCostAsync(
@@ -109,14 +109,20 @@ internal static class Compare
         return (rate, Cpu(regime, ours, channel));
     }
 
-    /// <summary>Pipelined: records/s with <paramref name="depth"/> records in flight per producer (sliding window).</summary>
-    public static async Task<RegimeResult> PipelinedAsync(ContenderPair pair, int rounds, int producers, int depth, int records, TextWriter log)
+    /// <summary>
+    /// Pipelined: records/s and CPU µs per record (both printed) with <paramref name="depth"/> records in flight per
+    /// producer (sliding window).
+    /// </summary>
+    public static async Task<RegimeResult[]> PipelinedAsync(ContenderPair pair, int rounds, int producers, int depth, int records, TextWriter log)
     {
         var (ours, channel) = await pair.RoundsAsync(
             rounds, new PipelinedMeasurement(producers, depth, records), new PipelinedMeasurement(producers, depth, records / 4));
-        var rate = Rate($"pipelined, {producers} producers × {depth} in flight ({records:N0} records)", ours, channel);
+        string regime = $"pipelined, {producers} producers × {depth} in flight ({records:N0} records)";
+        var rate = Rate(regime, ours, channel);
+        var cpu = Cpu(regime, ours, channel);
         CompareTable.Print(rate, "F3", log);
-        return rate;
+        CompareTable.Print(cpu, "F2", log);
+        return [rate, cpu];
     }
 
     /// <summary>
@@ -160,12 +166,14 @@ internal static class Compare
     {
         log.WriteLine();
         log.WriteLine("Summary (medians over rounds; ratio = median of per-round ours÷channel):");
-        log.WriteLine($"  {"regime / figure",-66} {"ours",10} {"channel",10} {"ratio",7}  ahead?");
-        foreach (var r in results)
+        string[] names = results.Select(r => $"{r.Regime.Split(" (")[0]} / {r.Metric} ({r.Unit.Split(',')[0]})").ToArray();
+        int width = names.Max(n => n.Length);
+        log.WriteLine($"  {"regime / figure".PadRight(width)} {"ours",10} {"channel",10} {"ratio",7}  ahead?");
+        for (int i = 0; i < results.Count; i++)
         {
+            var r = results[i];
             bool ahead = r.HigherIsBetter ? r.RatioMedian > 1 : r.RatioMedian < 1;
-            string name = $"{r.Regime.Split(" (")[0]} / {r.Metric} ({r.Unit.Split(',')[0]})";
-            log.WriteLine($"  {name,-66} {r.OursMedian,10:G4} {r.ChannelMedian,10:G4} {r.RatioMedian,7:F2}  {(ahead ? "ours" : "channel")}");
+            log.WriteLine($"  {names[i].PadRight(width)} {r.OursMedian,10:G4} {r.ChannelMedian,10:G4} {r.RatioMedian,7:F2}  {(ahead ? "ours" : "channel")}");
         }
     }
 }
