@@ -250,24 +250,31 @@ public sealed class MetricsTests
         await batcher.StartAsync();
         var accepted = new List<Task<int>>();
         int refusals = 0;
-        for (int i = 0; i < 200 && refusals < 3; i++)
+        try
         {
-            try
+            for (int i = 0; i < 200 && refusals < 3; i++)
             {
-                accepted.Add(batcher.SubmitAsync("x").AsTask());
-            }
-            catch (QueueFullException)
-            {
-                refusals++;
+                try
+                {
+                    accepted.Add(batcher.SubmitAsync("x").AsTask());
+                }
+                catch (QueueFullException)
+                {
+                    refusals++;
+                }
+
+                await Task.Delay(2);
             }
 
-            await Task.Delay(2);
+            Assert.Equal(3, refusals);
+            rejected.RecordObservableInstruments();
+            Assert.Contains(rejected.GetMeasurementSnapshot(), m => m.Value == 3 && m.Tags[BatcherMetrics.BatcherNameTag] is "rejecting");
+        }
+        finally
+        {
+            gate.SetResult(); // also when an assertion failed: the disposal's drain would otherwise wait for it forever
         }
 
-        Assert.Equal(3, refusals);
-        rejected.RecordObservableInstruments();
-        Assert.Contains(rejected.GetMeasurementSnapshot(), m => m.Value == 3 && m.Tags[BatcherMetrics.BatcherNameTag] is "rejecting");
-        gate.SetResult();
         await Task.WhenAll(accepted).WaitAsync(TestHosts.Bound);
     }
 }

@@ -14,7 +14,7 @@ public class AllocationTests(ITestOutputHelper output)
 {
     private const int Producers = 8;
 
-    [Fact]
+    [OptimizedBuildFact]
     public async Task ASteadyStateSubmitAndAwaitAllocatesNothing()
     {
         await using var batcher = new DynamicBatcher<int, int>(
@@ -56,7 +56,7 @@ public class AllocationTests(ITestOutputHelper output)
         public int EstimateTokens() => Count;
     }
 
-    [Fact]
+    [OptimizedBuildFact]
     public async Task AValueTypeRecordThatEstimatesItselfIsNotBoxed()
     {
         await using var batcher = new TokenBatcher<Tokens, Tokens>(

@@ -95,7 +95,11 @@ public class ConfigurationTests
         const int InFlight = 120;
         await HoldInFlightAsync();
         long allocated = await HoldInFlightAsync();
-        Assert.True(allocated == 0, $"{allocated} bytes allocated by the submits of the second round");
+        if (!OptimizedBuildFactAttribute.LibraryIsDebugBuild) // see OptimizedBuildFactAttribute: Debug builds allocate
+        {
+            Assert.True(allocated == 0, $"{allocated} bytes allocated by the submits of the second round");
+        }
+
         Assert.True(batcher.CompletionsRetained >= InFlight);
 
         // Submits records until InFlight are accepted while the process function is held, then lets them all complete.
