@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
@@ -328,7 +327,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     }
 
     /// <summary>The submit path shared with <see cref="TokenBatcher{TRecord, TResult}"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected ValueTask<TResult> Submit(TRecord record, in SubmitOptions options, CancellationToken cancellationToken)
     {
         var admission = AdmitAsync(record, options, allowAlone: true, cancellationToken);
@@ -343,7 +341,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// to its lane, else (in <see cref="QueueFullMode.Wait"/>) waits in line for room. Completes once the record was
     /// accepted, with the task of its result; its timeout counts from this call.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ValueTask<ValueTask<TResult>> AdmitAsync(
         TRecord record, in SubmitOptions options, bool allowAlone, CancellationToken cancellationToken)
     {
@@ -365,7 +362,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     }
 
     /// <summary>Admits the item without waiting: alone on this thread when idle, else into its lane if it has room.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryAdmit(
         BatcherSettings<TRecord> settings,
         Pipeline<TRecord, TResult> pipeline,
@@ -397,7 +393,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Pipeline<TRecord, TResult> Prepare(
         BatcherSettings<TRecord> settings, TRecord record, in SubmitOptions options, out int cost)
     {
@@ -440,7 +435,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     }
 
     /// <summary>Rents the record's completion and stamps its arrival (its timeout and its batch's count from here).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private IntakeItem<TRecord, TResult> NewItem(BatcherSettings<TRecord> settings, TRecord record, int cost, int lane)
     {
         var completion = _completions.Rent();
@@ -449,7 +443,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     }
 
     /// <summary>Tries the intake once: true when accepted; false when full; throws when closed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Offer(Pipeline<TRecord, TResult> pipeline, in IntakeItem<TRecord, TResult> item)
     {
         if (pipeline.Intake.Line(item.Lane).HasWaiters)
@@ -474,7 +467,6 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// A record is in the intake: wakes the packing thread, ties the caller's token and starts the record's deadline
     /// (its own timeout, else the batcher's default), counted from its submit.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ValueTask<TResult> Accepted(
         BatcherSettings<TRecord> settings,
         Pipeline<TRecord, TResult> pipeline,

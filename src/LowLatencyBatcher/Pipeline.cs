@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
@@ -92,7 +91,6 @@ internal sealed class Pipeline<TRecord, TResult>
     /// here covers them; records of other callers accepted meanwhile are concurrent with this one. The worker bound
     /// holds because a borrowed worker cannot take a batch from the ring until it is given back.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryRunAlone(in IntakeItem<TRecord, TResult> item)
     {
         var settings = _live.Current;

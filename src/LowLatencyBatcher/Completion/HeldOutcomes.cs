@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using LowLatencyBatcher.Packing;
 
@@ -59,7 +58,6 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     /// Claims the record's completion (of <paramref name="generation"/>) and holds <paramref name="result"/> for it until
     /// it is released; false when someone else completed it first (its caller cancelled, or an aborted stop).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryHold(RecordCompletion<TResult> completion, int generation, TResult result)
     {
         if (!completion.TryClaim(generation))
@@ -90,7 +88,6 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     /// Sets every outcome on this thread, each waiting continuation queued on its own, then runs
     /// <paramref name="afterAll"/> (a submitter that ran its own record: no caller's code runs here).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ReleaseAll(Action<Batch<TRecord, TResult>>? afterAll)
     {
         for (int i = 0; i < _heldCount; i++)
@@ -134,7 +131,6 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     /// before the next is claimed, counting each claim in <paramref name="progress"/>. True while outcomes are left to
     /// claim.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ResumeSome(ref long progress)
     {
         for (int n = 0; n < ChunkSize; n++)
@@ -204,7 +200,6 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     /// callback registered on the awaiter; an async method captures its own exceptions) is rethrown on a pool thread,
     /// where an unhandled exception ends the process as it would from any continuation, and the resumer goes on.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Release(RecordCompletion<TResult> completion)
     {
         try

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using LowLatencyBatcher.Primitives;
 
@@ -96,14 +95,12 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     }
 
     /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued); // acquire: a racy look, re-checked by a CAS
 
     /// <summary>
     /// Hands the record to a worker: from now on a cancellation drops its result instead of keeping it out of the
     /// process function. False when it already completed (it was cancelled) or belongs to a later use.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryStartRunning(int generation) =>
         Interlocked.CompareExchange(ref _state, Pack(generation, Running), Pack(generation, Queued)) // CAS: only a queued use of this generation starts running
         == Pack(generation, Queued);
@@ -115,7 +112,6 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// alone) while the caller still waits, so a worker can count a whole batch before any caller sees a result, and
     /// resume the callers in one go. False when someone else completed this use first.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryClaim(int generation) => TryFinish(generation);
 
     /// <summary>Gives a claimed use its result (the claimer only, before <see cref="Release"/>).</summary>
@@ -129,7 +125,6 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// continuation, if one waits, runs on this thread before the call returns (a resumer that owns its thread);
     /// otherwise it is queued to the thread pool.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Release(bool inline)
     {
         Debug.Assert((Volatile.Read(ref _state) & PhaseMask) == Done, "only a claimed (done) use is released");
@@ -168,7 +163,6 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     }
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public TResult GetResult(short token)
     {
         // Recycle only a use that really finished: GetResult on a pending task (a caller's bug) throws and must
@@ -250,7 +244,6 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
     /// that is never awaited leaves nothing on a long-lived token. Does not wait for a callback running right now
     /// (it finds the use done and does nothing); <see cref="Recycle"/> waits for it before the object is reused.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReleaseToken()
     {
         if (_registration.Token.CanBeCanceled)
@@ -261,7 +254,6 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
 
     private static int Pack(int generation, int phase) => (generation << PhaseBits) | phase;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryFinish(int generation)
     {
         int state = Volatile.Read(ref _state); // a first look; the CAS below decides
@@ -282,7 +274,6 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Recycle()
     {
         // Dispose waits for a cancellation callback that is running right now, so no callback of this use can

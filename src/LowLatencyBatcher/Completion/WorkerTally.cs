@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 
 namespace LowLatencyBatcher.Completion;
 
@@ -35,7 +34,6 @@ internal sealed class WorkerTally
     public long BatchesFor(DispatchReason reason) => Volatile.Read(ref _byReason[(int)reason]);
 
     /// <summary>Counts one batch handed to the process function (the owning worker only).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddBatch(int records, long cost, DispatchReason reason)
     {
         // Plain read, release write: a single writer, and a reader never sees a count go back.
@@ -46,7 +44,6 @@ internal sealed class WorkerTally
     }
 
     /// <summary>Counts a batch's outcome (the owning worker only), before its callers see it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddOutcome(int completed, int failed)
     {
         if (failed != 0)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher.Handoff;
@@ -65,7 +64,6 @@ internal sealed class BatchRing<T>
     /// Publishes an item (the producer only). False when the ring is full. On success the publication is a full
     /// fence, so the producer may read the consumers' parked flags right after.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryEnqueue(T item)
     {
         long tail = _tail.Value;
@@ -88,7 +86,6 @@ internal sealed class BatchRing<T>
     }
 
     /// <summary>Takes the oldest item (any thread). False when none is published.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryDequeue(out T item)
     {
         long head = Volatile.Read(ref _head.Value); // acquire: a fresh claim position

@@ -95,7 +95,6 @@ internal sealed class BatchRunner<TRecord, TResult>
     }
 
     /// <summary>Takes <see cref="Finished"/> and reports it to the observer, if one is set.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public FinishedBatch<TRecord, TResult> TakeFinished()
     {
         var finished = Finished;
@@ -130,7 +129,6 @@ internal sealed class BatchRunner<TRecord, TResult>
     }
 
     /// <summary>Claims the batch's live records; false when there is nothing to run (the batch was dealt with).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool BeginBatch(Batch<TRecord, TResult> batch)
     {
         Interlocked.Exchange(ref _current, batch); // full fence before the abort flag is read (see the remarks)
@@ -199,7 +197,6 @@ internal sealed class BatchRunner<TRecord, TResult>
     }
 
     /// <summary>Counts the batch's outcome and keeps what the observer and the callers are to be given next.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EndBatch(Batch<TRecord, TResult> batch, long started, long ended)
     {
         _tally.AddOutcome(_outcome.Completed, _outcome.Failed);

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher.Handoff;
@@ -36,7 +35,6 @@ internal sealed class HoldGuard
     }
 
     /// <summary>Whether the fast path may be tried now (one clock read only while it is backed off).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool AllowsRun()
     {
         long offUntil = Volatile.Read(ref _offUntil);
@@ -44,7 +42,6 @@ internal sealed class HoldGuard
     }
 
     /// <summary>Takes note of a run that held its submitter for <paramref name="heldTicks"/> of the clock, ending at <paramref name="now"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Record(long heldTicks, long now)
     {
         if (heldTicks <= _limitTicks)

@@ -32,11 +32,9 @@ internal abstract class ProcessCall<TRecord, TResult>
 
     private sealed class ListShape(ProcessFn<TRecord, TResult> processFn) : ProcessCall<TRecord, TResult>
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(RecordView<TRecord, TResult> batch, CancellationToken token) =>
             processFn(batch, token)!;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override bool Settle(
             RecordView<TRecord, TResult> batch, IReadOnlyList<TResult>? results, Exception? error, bool isolating, ref BatchOutcome outcome)
         {
@@ -78,7 +76,6 @@ internal abstract class ProcessCall<TRecord, TResult>
 
     private sealed class EachShape(ProcessEachFn<TRecord, TResult> processEach) : ProcessCall<TRecord, TResult>
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(RecordView<TRecord, TResult> batch, CancellationToken token)
         {
             var call = processEach(batch, token);

@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Packing;
 using LowLatencyBatcher.Primitives;
@@ -79,7 +78,6 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
     /// Claims every entry of the batch that is still queued for processing and builds the view of them (the worker that
     /// took the batch). Returns the number of live records; the window covers them all.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int ClaimLiveRecords()
     {
         int live = 0;
@@ -106,7 +104,6 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
     }
 
     /// <summary>Shows the process function live records [<paramref name="start"/>, start + count) only, none settled yet.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SetWindow(int start, int count)
     {
         _windowStart = start;
@@ -152,7 +149,6 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
     /// Gives window record <c>i</c> result <c>i</c>, held until the batch's outcomes are released; returns how many
     /// records this completed.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int CompleteWith(IReadOnlyList<TResult> results)
     {
         var outcomes = _batch.Outcomes;

@@ -128,7 +128,6 @@ internal sealed class Worker<TRecord, TResult>
     public void Start() => _ = Task.Run(() => RunAsync(0));
 
     /// <summary>Wakes the worker if it is parked (after a batch was dispatched, or at the end of a run). Returns whether it was.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryWake()
     {
         int state = Volatile.Read(ref _state); // a first look; the CAS below decides
@@ -151,7 +150,6 @@ internal sealed class Worker<TRecord, TResult>
     /// Borrows the parked worker for a submitter that runs a batch itself (the idle fast path). The CAS is the
     /// claim: a borrowed worker is neither idle nor wakeable until <see cref="GiveBack"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryBorrow()
     {
         int state = Volatile.Read(ref _state);
@@ -166,7 +164,6 @@ internal sealed class Worker<TRecord, TResult>
     /// </summary>
     /// <param name="batch">The batch of one.</param>
     /// <param name="started">When the batch started: its record's submit.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public long RunBorrowed(Batch<TRecord, TResult> batch, long started)
     {
         Debug.Assert(KindOf(Volatile.Read(ref _state)) == Borrowed, "only the submitter that borrowed the worker runs in its name");
@@ -204,7 +201,6 @@ internal sealed class Worker<TRecord, TResult>
     /// Returns a borrowed worker to its parked state; wakes it when a batch (or the end of the run) arrived while it
     /// was borrowed, and lets the packing thread know a worker is idle again.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GiveBack()
     {
         int state = Volatile.Read(ref _state);
@@ -345,7 +341,6 @@ internal sealed class Worker<TRecord, TResult>
     /// waits for it, else through one pool work item. False when this incarnation was taken over while it ran callers'
     /// code (see <see cref="Watch"/>): it must leave.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool FinishBatch(int me)
     {
         var finished = Runner.TakeFinished();
@@ -372,7 +367,6 @@ internal sealed class Worker<TRecord, TResult>
     /// is spent (the rest then goes to the pool); then packs what they submitted and lets the loop take the batch.
     /// False when the watch took this incarnation over meanwhile.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ResumeHere(HeldOutcomes<TRecord, TResult> held, Action<Batch<TRecord, TResult>>? recycle, int me)
     {
         _loopContext = ExecutionContext.Capture(); // what a new incarnation carries on, should the watch take this one over
@@ -416,7 +410,6 @@ internal sealed class Worker<TRecord, TResult>
     }
 
     /// <summary>A borrowing submitter's batch: its outcomes are set on the submitter's thread, each continuation queued.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FinishBorrowedBatch()
     {
         var finished = Runner.TakeFinished();

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Packing;
 
 namespace LowLatencyBatcher.Handoff;
@@ -41,7 +40,6 @@ internal sealed class WorkerSet<TRecord, TResult>
     }
 
     /// <summary>Whether some worker waits for a batch.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool AnyIdle()
     {
         foreach (var worker in _workers)
@@ -59,7 +57,6 @@ internal sealed class WorkerSet<TRecord, TResult>
     public bool AnyParked => Array.Exists(_workers, worker => worker.IsParked);
 
     /// <summary>Wakes one parked worker, if any (whoever packs, right after publishing a batch).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void WakeOne()
     {
         foreach (var worker in _workers)
@@ -119,7 +116,6 @@ internal sealed class WorkerSet<TRecord, TResult>
     private long _lastWatch; // the packing thread's
 
     /// <summary>Borrows a parked worker for the idle fast path, or null when none is parked.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Worker<TRecord, TResult>? TryBorrowParked()
     {
         foreach (var worker in _workers)

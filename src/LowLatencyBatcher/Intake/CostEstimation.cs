@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.CompilerServices;
 
 namespace LowLatencyBatcher.Intake;
 
@@ -10,7 +9,6 @@ namespace LowLatencyBatcher.Intake;
 internal static class CostEstimation
 {
     /// <summary>Returns the record's cost; throws for a negative estimate, naming where it came from.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Resolve<TRecord>(
         BatcherSettings<TRecord> settings, TRecord record, int? estimatedTokens, int? estimatedCost)
     {

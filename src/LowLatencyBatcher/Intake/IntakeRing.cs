@@ -68,7 +68,6 @@ internal sealed class IntakeRing<T>
     /// Offers an item (any thread). On <see cref="EnqueueOutcome.Enqueued"/> the item is published with a full
     /// fence, so a caller may read the consumer's "parked" flag right after without a store-load reordering.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public EnqueueOutcome TryEnqueue(in T item)
     {
         long tail = Volatile.Read(ref _tail.Value); // acquire: a fresh claim position and the closed bit
@@ -106,7 +105,6 @@ internal sealed class IntakeRing<T>
     /// Takes the next published item (the consumer only). False when the ring is empty or the next claimed
     /// position is not published yet; call <see cref="PublishHead"/> after a run of takes.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryDequeue(out T item)
     {
         long head = _headUnpublished;
@@ -136,7 +134,6 @@ internal sealed class IntakeRing<T>
     /// <summary>
     /// Makes the consumer's progress visible to producers (the consumer only). Returns true when the head moved.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool PublishHead()
     {
         if (_headUnpublished == _head.Value)

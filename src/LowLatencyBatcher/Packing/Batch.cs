@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
@@ -59,14 +58,12 @@ internal sealed class Batch<TRecord, TResult>
     public DispatchReason Reason { get; set; }
 
     /// <summary>The entry at <paramref name="index"/> (0 to <see cref="EntryCount"/> - 1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ref readonly IntakeItem<TRecord, TResult> Entry(int index) => ref _entries[index];
 
     /// <summary>
     /// Starts filling the batch by <paramref name="rules"/>; its timeout counts from <paramref name="firstArrival"/>.
     /// The buffers grow only when a reconfiguration raised <c>MaxBatchSize</c>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Open(BatchRules rules, long firstArrival)
     {
         Rules = rules;
@@ -80,14 +77,12 @@ internal sealed class Batch<TRecord, TResult>
     }
 
     /// <summary>Whether a record of <paramref name="cost"/> may join (rule 1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Fits(int cost) => Rules.Fits(_entryCount, EntryCost, MaxEntryCost, cost);
 
     /// <summary>Why the batch is full, or <see cref="DispatchReason.None"/> (rule 2).</summary>
     public DispatchReason FullReason => Rules.FullReason(_entryCount, EntryCost, MaxEntryCost);
 
     /// <summary>Adds an entry (whoever holds the packing token).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(in IntakeItem<TRecord, TResult> item)
     {
         Debug.Assert(_entryCount < Rules.MaxBatchSize, "a full batch takes no more records (rule 2)");
@@ -109,7 +104,6 @@ internal sealed class Batch<TRecord, TResult>
     }
 
     /// <summary>Empties the batch for reuse, dropping every reference it held.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Clear()
     {
         Array.Clear(_entries, 0, _entryCount);

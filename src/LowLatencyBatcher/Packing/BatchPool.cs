@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using Microsoft.Extensions.ObjectPool;
@@ -30,11 +29,9 @@ internal sealed class BatchPool<TRecord, TResult>
     }
 
     /// <summary>A batch to fill.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Batch<TRecord, TResult> Rent() => _pool.Get();
 
     /// <summary>Empties a batch and takes it back.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Return(Batch<TRecord, TResult> batch)
     {
         batch.Clear();

@@ -14,10 +14,11 @@ namespace LowLatencyBatcher.Packing;
 /// an open batch's deadline or a stop wakes it.
 /// </summary>
 /// <remarks>
-/// <para>The hot methods of the engine (here, and along the submit, hand-off and completion paths) are marked
-/// <see cref="MethodImplOptions.AggressiveOptimization"/>: they are compiled fully optimized at first use, so a batcher
-/// runs at full speed from its first records instead of after the JIT's tiering delay (measured: the first runs of a
-/// closed loop were up to 2× slower with the packing methods still at tier 0).</para>
+/// <para>The engine's hot methods (here, and along the submit, hand-off and completion paths) are left to the JIT's
+/// tiered compilation: they start unoptimized and are recompiled with dynamic profile-guided optimization once hot.
+/// Marking them <c>AggressiveOptimization</c> (fully optimized at first use, never profiled) made the first records
+/// faster but the steady state slower: 11–30 % fewer records/s at 64 closed-loop producers and about 20 % more idle
+/// latency (<c>docs/perf.md</c>, <i>Findings</i>).</para>
 /// <para>Each lane has a head slot: the record taken from its ring but not placed yet (it did not fit a full batch, or
 /// another lane's record went first). A record waits there, never goes back, so order within a lane holds.</para>
 /// </remarks>
@@ -266,7 +267,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// One round of packing: full batches out, the intake into open batches, the batches that filled up out, an early
     /// batch out.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Pass(bool asIdleWorker = false)
     {
         Debug.Assert(Volatile.Read(ref _token) == 1, "only the token's holder touches the packing state");
@@ -286,7 +286,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// behind (an open batch that waits for its timeout, say) wake the packing thread, which owns the timing of what
     /// waits; so does any round during a stop, since the packing thread owns the end of the run.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryPackFromWorker(bool asIdleWorker)
     {
         if (_run.IsAborting || !TryTakeToken())
@@ -390,7 +389,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     }
 
     /// <summary>Sends full batches, oldest first, while the prefetch ring has room (rules 2 and 4).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool DispatchFullBatches()
     {
         bool progressed = false;
@@ -416,14 +414,12 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     }
 
     /// <summary>Sends the oldest batch that rule 3 says may go early.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool DispatchEarly(long now, bool asIdleWorker)
     {
         int bucket = PickEarly(now, out DispatchReason reason, asIdleWorker);
         return bucket >= 0 && TryDispatch(bucket, reason);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int PickEarly(long now, out DispatchReason reason, bool asIdleWorker = false)
     {
         int picked = -1;
@@ -453,7 +449,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
         return picked;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryDispatch(int bucket, DispatchReason reason)
     {
         var batch = _open[bucket];
@@ -479,7 +474,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// within the lane holds) and the next lane in that order is tried (rule 6: another lane's record may belong to a
     /// bucket with room).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Drain()
     {
         bool progressed = false;
@@ -541,14 +535,12 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// the empty head slot, drop a head cancelled while queued, or place the head (it tries every lane whose head it
     /// cannot place, so whether it acts does not depend on the order it picks them in).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool LaneHasWork(int lane) =>
         _heads[lane].Completion is null
             ? _intake[lane].HasPublishedItem
             : IsDropped(lane) || MayPlace(lane, out _);
 
     /// <summary>Whether lane <paramref name="lane"/>'s head record was cancelled or timed out while queued.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool IsDropped(int lane) => !_heads[lane].Completion.IsQueued(_heads[lane].Generation);
 
     /// <summary>
@@ -556,7 +548,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// full and waits for prefetch room (rule 4), and, with lanes, not while every prefetch slot is full unless the
     /// record is urgent (rules 4 and 5).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool MayPlace(int lane, out int bucket)
     {
         var head = _heads[lane];
@@ -575,7 +566,6 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
     /// Fills the empty head slots from the lanes and returns the lane whose record goes next (rule 5), leaving out the
     /// lanes in <paramref name="waiting"/> (one bit each), or -1.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int NextLane(int waiting)
     {
         if (_heads.Length == 1)
