@@ -13,7 +13,7 @@ public class AdmissionTests
         await using var batcher = new DynamicBatcher<int, int>(
             processor.ProcessAsync, new DynamicBatcherOptions<int> { DefaultTimeout = TimeSpan.FromMilliseconds(100), TimeProvider = time });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var first = batcher.SubmitAsync(0).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker is busy");
 
@@ -36,7 +36,7 @@ public class AdmissionTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { PriorityLanes = 2, TimeProvider = time });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var first = batcher.SubmitAsync(0).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker is busy");
 
@@ -63,7 +63,7 @@ public class AdmissionTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { MaxQueueSize = 1, MaxBatchSize = 1, PrefetchBatches = 1, TimeProvider = time });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var running = batcher.SubmitAsync(0).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker is busy");
         var prefetched = batcher.SubmitAsync(1).AsTask();

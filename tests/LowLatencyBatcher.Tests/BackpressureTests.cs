@@ -10,7 +10,7 @@ public class BackpressureTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { MaxQueueSize = 3, MaxBatchSize = 1, PrefetchBatches = 1 });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
 
         // Fill everything: the worker holds one batch, one waits in the prefetch ring, one is the full open batch,
         // and the intake holds MaxQueueSize more.
@@ -69,7 +69,7 @@ public class BackpressureTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { MaxQueueSize = 2, MaxBatchSize = 3, PrefetchBatches = 1 });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var tasks = Enumerable.Range(0, 300).Select(i => batcher.SubmitAsync(i).AsTask()).ToArray(); // most must wait in line
         await Task.Delay(20);
         Assert.True(batcher.Stats.TotalSubmitted < 300, "the queue was full: later submits had to wait for room");
@@ -86,7 +86,7 @@ public class BackpressureTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { MaxQueueSize = 1, MaxBatchSize = 1, PrefetchBatches = 1 });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         using var cancel = new CancellationTokenSource();
         var tasks = Enumerable.Range(0, 20)
             .Select(i => batcher.SubmitAsync(i, cancellationToken: i % 5 == 4 ? cancel.Token : default).AsTask()).ToArray();

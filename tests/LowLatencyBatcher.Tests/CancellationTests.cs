@@ -33,7 +33,7 @@ public class CancellationTests
         await using var batcher = new DynamicBatcher<int, int>(
             processor.ProcessAsync, new DynamicBatcherOptions<int> { MaxBatchSize = 2, MinBatchSize = 2, PrefetchBatches = 1 });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var first = new[] { batcher.SubmitAsync(1).AsTask(), batcher.SubmitAsync(2).AsTask() };
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds [1, 2]");
         using var cancel = new CancellationTokenSource();
@@ -53,7 +53,7 @@ public class CancellationTests
         var processor = new RecordingProcessor<int>();
         await using var batcher = new DynamicBatcher<int, int>(processor.ProcessAsync);
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         using var cancel = new CancellationTokenSource();
         var task = batcher.SubmitAsync(1, cancellationToken: cancel.Token).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the record is inside the process function");
@@ -121,7 +121,7 @@ public class CancellationTests
         await using var batcher = new DynamicBatcher<int, int>(
             processor.ProcessAsync, new DynamicBatcherOptions<int> { MaxQueueSize = 1, MaxBatchSize = 1, PrefetchBatches = 1 });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var accepted = new List<Task<int>>();
         using var cancel = new CancellationTokenSource();
         Task<int> waiting;

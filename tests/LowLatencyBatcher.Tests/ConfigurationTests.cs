@@ -13,7 +13,7 @@ public class ConfigurationTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { MaxQueueSize = 1, MaxBatchSize = 1, PrefetchBatches = 1, QueueFullMode = QueueFullMode.Reject });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var accepted = new List<Task<int>>();
         QueueFullException? refused = null;
         for (int i = 0; i < 50 && refused is null; i++)
@@ -106,7 +106,7 @@ public class ConfigurationTests
         // Returns the bytes the accepting submits allocated on this thread (where a completion is rented).
         async Task<long> HoldInFlightAsync()
         {
-            processor.Hold();
+            using var gate = processor.Hold();
             var results = new ValueTask<int>[InFlight];
             long allocatedBySubmits = 0;
             var deadline = DateTime.UtcNow + Wait.Generous;

@@ -48,7 +48,7 @@ public class DeadlineTests
         var processor = new RecordingProcessor<int>();
         await using var batcher = new DynamicBatcher<int, int>(processor.ProcessAsync, new DynamicBatcherOptions<int> { TimeProvider = time });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var task = batcher.SubmitAsync(1, new SubmitOptions { Timeout = TimeSpan.FromMilliseconds(10) }).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker has the record");
         time.Advance(TimeSpan.FromSeconds(1));

@@ -103,7 +103,7 @@ public class IdleFastPathTests
     {
         var processor = new RecordingProcessor<int>();
         await using var batcher = await StartIdleAsync(processor.ProcessAsync);
-        processor.Hold();
+        using var gate = processor.Hold();
         var first = batcher.SubmitAsync(1).AsTask(); // alone, on this thread; held inside the process function
         await Wait.UntilAsync(() => processor.Inside == 1, "the first record is inside");
 
@@ -166,7 +166,7 @@ public class IdleFastPathTests
     {
         var processor = new RecordingProcessor<int>();
         await using var batcher = await StartIdleAsync(processor.ProcessAsync);
-        processor.Hold();
+        using var gate = processor.Hold();
         using var cancellation = new CancellationTokenSource();
         var task = batcher.SubmitAsync(1, cancellationToken: cancellation.Token).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the record is inside");
@@ -184,7 +184,7 @@ public class IdleFastPathTests
     {
         var processor = new RecordingProcessor<int>();
         var batcher = await StartIdleAsync(processor.ProcessAsync);
-        processor.Hold();
+        using var gate = processor.Hold();
         var task = batcher.SubmitAsync(5).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the record is inside");
 

@@ -73,7 +73,7 @@ public class LifecycleTests
         var processor = new RecordingProcessor<int>();
         var batcher = new DynamicBatcher<int, int>(processor.ProcessAsync);
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var held = batcher.SubmitAsync(1).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds a batch");
         var stopping = batcher.StopAsync();
@@ -105,7 +105,7 @@ public class LifecycleTests
         var processor = new RecordingProcessor<int>();
         await using var batcher = new DynamicBatcher<int, int>(processor.ProcessAsync);
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var held = batcher.SubmitAsync(1).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds a batch");
         var stops = Enumerable.Range(0, 4).Select(_ => Task.Run(() => batcher.StopAsync())).ToArray();
@@ -205,7 +205,7 @@ public class LifecycleTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { MaxQueueSize = 2, MaxBatchSize = 1, PrefetchBatches = 1 });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var accepted = new List<Task<int>>();
         var waiting = new List<Task<int>>();
         for (int i = 0; i < 20; i++)

@@ -68,7 +68,7 @@ public class ObserverTests
         var processor = new RecordingProcessor<int> { Transform = b => b.Contains(3) ? throw new InvalidDataException() : b };
         await using var batcher = new DynamicBatcher<int, int>(processor.ProcessAsync, new DynamicBatcherOptions<int> { MaxBatchSize = 1, PrefetchBatches = 1 });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         using var cancel = new CancellationTokenSource();
         var tasks = Enumerable.Range(0, 6).Select(i => batcher.SubmitAsync(i, cancellationToken: i == 5 ? cancel.Token : default).AsTask()).ToArray();
         await Wait.UntilAsync(() => batcher.Stats.QueueDepth == 3, "records 3, 4 and 5 wait in the intake");

@@ -127,7 +127,7 @@ public class PackingBehaviourTests
         var processor = new RecordingProcessor<Costed>();
         await using var batcher = Create(processor, time);
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var first = batcher.SubmitAsync(new Costed(1, 1)).AsTask();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker runs the first record");
         var rest = Enumerable.Range(2, 5).Select(i => batcher.SubmitAsync(new Costed(i, 1)).AsTask()).ToArray();
@@ -160,7 +160,7 @@ public class PackingBehaviourTests
         var processor = new RecordingProcessor<Costed>();
         await using var batcher = Create(processor, time, maxSize: 4, minSize: 4, prefetch: 1);
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var all = new List<Task<Costed>>();
         for (int i = 1; i <= 4; i++)
         {

@@ -30,7 +30,7 @@ public class PackingThreadParkingTests
         await batcher.StartAsync();
         var urgent = new SubmitOptions { Priority = 0 };
         var bulk = new SubmitOptions { Priority = 1 };
-        processor.Hold();
+        using var gate = processor.Hold();
         var all = new List<Task<Costed>> { batcher.SubmitAsync(new Costed(1, 1), urgent).AsTask() };
         try
         {

@@ -38,7 +38,7 @@ public class PriorityAndBucketTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { PriorityLanes = 2, MaxBatchSize = 2, PrefetchBatches = 1, PriorityAging = TimeSpan.FromHours(1) });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var all = new List<Task<int>> { batcher.SubmitAsync(0, new SubmitOptions { Priority = 1 }).AsTask() };
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds [0]");
         for (int i = 1; i <= 6; i++)
@@ -68,7 +68,7 @@ public class PriorityAndBucketTests
                 PriorityLanes = 2, MaxBatchSize = 1, PrefetchBatches = 1, PriorityAging = TimeSpan.FromMilliseconds(200), TimeProvider = time,
             });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var all = new List<Task<int>> { batcher.SubmitAsync(0).AsTask() };
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds [0]");
         all.Add(batcher.SubmitAsync(1).AsTask()); // prefetched
@@ -156,7 +156,7 @@ public class PriorityAndBucketTests
             processor.ProcessAsync,
             new DynamicBatcherOptions<int> { PriorityLanes = 2, MaxBatchSize = 4, MinBatchSize = 4, PrefetchBatches = 1, TimeProvider = time });
         await batcher.StartAsync();
-        processor.Hold();
+        using var gate = processor.Hold();
         var bulk = new SubmitOptions { Priority = 1 };
         var all = Enumerable.Range(0, 4).Select(i => batcher.SubmitAsync(i, bulk).AsTask()).ToList();
         await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds [0..3]");

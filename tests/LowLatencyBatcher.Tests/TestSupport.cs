@@ -17,8 +17,16 @@ internal sealed class RecordingProcessor<TRecord>
     /// <summary>Calls currently inside the process function.</summary>
     public int Inside => Volatile.Read(ref _inside);
 
-    /// <summary>Makes the next calls wait until <see cref="Release"/>.</summary>
-    public void Hold() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>
+    /// Makes the next calls wait until <see cref="Release"/>, or until the returned gate is disposed: declared with
+    /// <c>using</c> after the batcher, it opens before the batcher's disposal drains, so a failed assertion fails the
+    /// test instead of leaving the drain waiting for a held call.
+    /// </summary>
+    public IDisposable Hold()
+    {
+        _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return new OpenOnDispose(this);
+    }
 
     /// <summary>Lets held calls (and later ones) through.</summary>
     public void Release() => _gate.TrySetResult();
@@ -37,6 +45,11 @@ internal sealed class RecordingProcessor<TRecord>
         {
             Interlocked.Decrement(ref _inside);
         }
+    }
+
+    private sealed class OpenOnDispose(RecordingProcessor<TRecord> processor) : IDisposable
+    {
+        public void Dispose() => processor.Release();
     }
 
     private static TaskCompletionSource Open()
