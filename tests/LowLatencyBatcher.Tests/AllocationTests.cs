@@ -21,24 +21,42 @@ public class AllocationTests(ITestOutputHelper output)
             (batch, _) => ValueTask.FromResult(batch),
             new DynamicBatcherOptions<int> { MaxQueueSize = 1024, MaxBatchSize = 64, Workers = 2 });
         await batcher.StartAsync();
+        await AssertSubmitsAllocateNothing(batcher, chainsPerProducer: 1);
+    }
 
-        await RunPhase(batcher, 20_000); // warm-up: pools, thread pool threads, tiered JIT
-        await RunPhase(batcher, 20_000);
+    [OptimizedBuildFact]
+    public async Task ManyRecordsInFlightAllocateNothing()
+    {
+        // 8 producers × 64 records in flight each: while the worker runs one batch, the callers of earlier ones are
+        // still being resumed, by the worker and by pool work items at once. The batches and the sets their outcomes
+        // are resumed from must all come from the pools however many of those resumptions overlap.
+        await using var batcher = new DynamicBatcher<int, int>(
+            (batch, _) => ValueTask.FromResult(batch),
+            new DynamicBatcherOptions<int> { MaxQueueSize = 1024, MaxBatchSize = 64 });
+        await batcher.StartAsync();
+        await AssertSubmitsAllocateNothing(batcher, chainsPerProducer: 64);
+    }
+
+    private async Task AssertSubmitsAllocateNothing(DynamicBatcher<int, int> batcher, int chainsPerProducer)
+    {
+        await RunPhase(batcher, 20_000 / chainsPerProducer, chainsPerProducer); // warm-up: pools, pool threads, tiered JIT
+        await RunPhase(batcher, 20_000 / chainsPerProducer, chainsPerProducer);
 
         // Each phase has a fixed cost (tasks and state machines of the producers themselves). Two phases of different
         // lengths isolate the cost per submit: (big - small) / (extra submits). The count covers every thread of the
         // process, the test host's included, which now and then allocates a burst of its own; a per-submit allocation
         // of ours would show in every repetition, so the lowest figure is the one that says whether submits allocate.
-        const int Small = 20_000, Big = 120_000;
+        int small = 20_000 / chainsPerProducer, big = 120_000 / chainsPerProducer;
+        long extraSubmits = (long)(big - small) * Producers * chainsPerProducer;
         var figures = new List<double>();
         for (int attempt = 0; attempt < 5; attempt++)
         {
-            long small = await MeasurePhase(batcher, Small);
-            long big = await MeasurePhase(batcher, Big);
-            double perSubmit = (double)(big - small) / ((Big - Small) * Producers);
+            long smallBytes = await MeasurePhase(batcher, small, chainsPerProducer);
+            long bigBytes = await MeasurePhase(batcher, big, chainsPerProducer);
+            double perSubmit = (double)(bigBytes - smallBytes) / extraSubmits;
             figures.Add(perSubmit);
-            output.WriteLine($"phase of {Small * Producers:N0} submits: {small:N0} B; of {Big * Producers:N0}: {big:N0} B; " +
-                $"{perSubmit:F4} B per submit");
+            output.WriteLine($"{chainsPerProducer} in flight per producer: phase of {small * Producers * chainsPerProducer:N0} " +
+                $"submits: {smallBytes:N0} B; of {big * Producers * chainsPerProducer:N0}: {bigBytes:N0} B; {perSubmit:F4} B per submit");
             if (Math.Abs(perSubmit) < 0.01)
             {
                 break;
@@ -90,19 +108,29 @@ public class AllocationTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<long> MeasurePhase(DynamicBatcher<int, int> batcher, int perProducer)
+    private static async Task<long> MeasurePhase(DynamicBatcher<int, int> batcher, int perChain, int chainsPerProducer)
     {
         long before = GC.GetTotalAllocatedBytes(precise: true);
-        await RunPhase(batcher, perProducer);
+        await RunPhase(batcher, perChain, chainsPerProducer);
         return GC.GetTotalAllocatedBytes(precise: true) - before;
     }
 
-    private static Task RunPhase(DynamicBatcher<int, int> batcher, int perProducer)
+    /// <summary>Each producer runs <paramref name="chainsPerProducer"/> loops of <paramref name="perChain"/> submits, each awaited in turn.</summary>
+    private static Task RunPhase(DynamicBatcher<int, int> batcher, int perChain, int chainsPerProducer)
     {
         var producers = new Task[Producers];
         for (int p = 0; p < Producers; p++)
         {
-            producers[p] = Task.Run(() => Produce(batcher, perProducer));
+            producers[p] = Task.Run(() =>
+            {
+                var chains = new Task[chainsPerProducer];
+                for (int c = 0; c < chainsPerProducer; c++)
+                {
+                    chains[c] = Produce(batcher, perChain);
+                }
+
+                return Task.WhenAll(chains);
+            });
         }
 
         return Task.WhenAll(producers).WaitAsync(Wait.Generous);

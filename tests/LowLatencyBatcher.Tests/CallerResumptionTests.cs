@@ -11,10 +11,11 @@ public class CallerResumptionTests
         ValueTask.FromResult<IReadOnlyList<int>>(batch.ToArray());
 
     /// <summary>Every record through the packing thread and the workers (no idle fast path), one worker.</summary>
-    private static DynamicBatcherOptions<int> ThroughTheWorker(int workers = 1, int minBatchSize = 1) => new()
+    private static DynamicBatcherOptions<int> ThroughTheWorker(int workers = 1, int minBatchSize = 1, int maxBatchSize = 256) => new()
     {
         Workers = workers,
         MinBatchSize = minBatchSize,
+        MaxBatchSize = maxBatchSize,
         BatchTimeout = TimeSpan.FromSeconds(10),
         RunAloneWhenIdle = false,
     };
@@ -39,6 +40,59 @@ public class CallerResumptionTests
         }
 
         Assert.Equal(40, batcher.Stats.TotalCompleted);
+    }
+
+    [Fact]
+    public async Task ABatchIsRecycledBeforeItsCallersAreResumed()
+    {
+        // Each record makes a batch of its own, and the process function sees each batch's record list (the batch's own
+        // object, reused with it). The first caller's continuation blocks until the test has seen more batches: only
+        // the outcome it was resumed from waits for it, so its batch goes back to the pool and carries later records
+        // meanwhile. (Were a batch kept until its last caller returned, overlapping resumptions would need a new batch
+        // each; under a pipelined load the pool then allocated.)
+        var seen = new List<IReadOnlyList<int>>();
+        await using var batcher = new DynamicBatcher<int, int>(
+            (batch, token) =>
+            {
+                lock (seen)
+                {
+                    seen.Add(batch);
+                }
+
+                return Echo(batch, token);
+            },
+            ThroughTheWorker(maxBatchSize: 1));
+        await batcher.StartAsync();
+
+        using var released = new ManualResetEventSlim();
+        var firstCaller = Task.Run(async () =>
+        {
+            Assert.Equal(0, await batcher.SubmitAsync(0));
+            released.Wait(Wait.Generous); // blocks the thread that resumed this caller
+        });
+        await Wait.UntilAsync(() => batcher.Stats.TotalCompleted == 1, "the first record completes");
+
+        try
+        {
+            for (int i = 1; i <= 20; i++)
+            {
+                Assert.Equal(i, await batcher.SubmitAsync(i).Bounded());
+            }
+
+            Assert.False(firstCaller.IsCompleted, "the first caller's continuation is still blocked");
+            IReadOnlyList<int> first;
+            lock (seen)
+            {
+                first = seen[0];
+                Assert.Contains(seen.Skip(1), batch => ReferenceEquals(batch, first));
+            }
+        }
+        finally
+        {
+            released.Set();
+        }
+
+        await firstCaller.Bounded();
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
-using LowLatencyBatcher.Packing;
 
 namespace LowLatencyBatcher.Completion;
 
@@ -14,42 +13,28 @@ namespace LowLatencyBatcher.Completion;
 /// <para>Invariants: each held outcome is claimed by exactly one resumer (an atomic increment of <c>_claimed</c>) and
 /// released by it; <c>_resumers</c> counts the resumers that may still claim, and only a resumer (or a thread that
 /// holds a resumer's place, see <c>Worker.Watch</c>) adds one, so the count cannot rise again once it reached zero.
-/// The resumer that brings it to zero is the last to touch the batch and runs the after-all action (which recycles
+/// The resumer that brings it to zero is the last to touch this set and runs the after-all action (which recycles
 /// it): by then every outcome was claimed, and every claimer had returned from its caller's continuation.</para>
+/// <para>A set starts small and grows to the largest batch it has held, so a pool of sets keeps only the memory the
+/// batches needed. The batch itself does not wait for its callers: a worker moves its outcomes into a set of their
+/// own (<c>Batch.HandOverOutcomes</c>) and recycles the batch at once, so the batches alive at once stay few however
+/// many resumptions overlap.</para>
 /// </remarks>
-/// <typeparam name="TRecord">The record type.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
-internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
+internal sealed class HeldOutcomes<TResult> : IThreadPoolWorkItem
 {
     // How long one pool resumer runs callers' continuations before it hands the rest to another pool work item, so
     // one batch's callers do not keep a pool thread for long, and heavy continuations spread over idle pool threads.
     // Checked between continuations: one that blocks holds up only the outcomes its resumer has not claimed yet.
     private static readonly long s_poolBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
     private const int ChunkSize = 4;
+    private const int InitialCapacity = 16;
 
-    private readonly Batch<TRecord, TResult> _batch;
-    private RecordCompletion<TResult>[] _held;
+    private RecordCompletion<TResult>[] _held = new RecordCompletion<TResult>[InitialCapacity];
     private int _heldCount;
     private int _claimed;
     private int _resumers;
-    private Action<Batch<TRecord, TResult>>? _afterAll;
-
-    /// <summary>Creates the held outcomes of <paramref name="batch"/>, for up to <paramref name="capacity"/> records.</summary>
-    public HeldOutcomes(Batch<TRecord, TResult> batch, int capacity)
-    {
-        _batch = batch;
-        _held = new RecordCompletion<TResult>[capacity];
-    }
-
-    /// <summary>Makes room for <paramref name="capacity"/> records (a reconfiguration raised <c>MaxBatchSize</c>; while empty).</summary>
-    public void EnsureCapacity(int capacity)
-    {
-        Debug.Assert(_heldCount == 0, "grown only while empty");
-        if (_held.Length < capacity)
-        {
-            _held = new RecordCompletion<TResult>[capacity];
-        }
-    }
+    private Action<HeldOutcomes<TResult>>? _afterAll;
 
     /// <summary>How many outcomes are held.</summary>
     public int Count => _heldCount;
@@ -66,8 +51,7 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
         }
 
         completion.Hold(result);
-        Debug.Assert(_heldCount < _held.Length, "at most one outcome per record of the batch");
-        _held[_heldCount++] = completion;
+        Add(completion);
         return true;
     }
 
@@ -80,22 +64,30 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
         }
 
         completion.Hold(exception);
-        _held[_heldCount++] = completion;
+        Add(completion);
         return true;
     }
 
+    private void Add(RecordCompletion<TResult> completion)
+    {
+        if (_heldCount == _held.Length)
+        {
+            Array.Resize(ref _held, _held.Length * 2); // only while the set meets a larger batch than ever before
+        }
+
+        _held[_heldCount++] = completion;
+    }
+
     /// <summary>
-    /// Sets every outcome on this thread, each waiting continuation queued on its own, then runs
-    /// <paramref name="afterAll"/> (a submitter that ran its own record: no caller's code runs here).
+    /// Sets every outcome on this thread, each waiting continuation queued on its own (a submitter that ran its own
+    /// record: no caller's code runs here).
     /// </summary>
-    public void ReleaseAll(Action<Batch<TRecord, TResult>>? afterAll)
+    public void ReleaseAll()
     {
         for (int i = 0; i < _heldCount; i++)
         {
             _held[i].Release(inline: false);
         }
-
-        afterAll?.Invoke(_batch);
     }
 
     /// <summary>
@@ -103,12 +95,12 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     /// turn (one hop per batch instead of one per record) and hands the rest on when its budget is spent; the last
     /// resumer runs <paramref name="afterAll"/>.
     /// </summary>
-    public void ResumeOnPool(Action<Batch<TRecord, TResult>>? afterAll)
+    public void ResumeOnPool(Action<HeldOutcomes<TResult>> afterAll)
     {
         _afterAll = afterAll;
         if (_heldCount == 0)
         {
-            afterAll?.Invoke(_batch);
+            afterAll(this);
             return;
         }
 
@@ -120,7 +112,7 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     /// Makes the calling thread the first resumer (then <see cref="ResumeSome"/>, and <see cref="Leave"/> at the end);
     /// the last resumer runs <paramref name="afterAll"/>.
     /// </summary>
-    public void BeginResumingHere(Action<Batch<TRecord, TResult>>? afterAll)
+    public void BeginResumingHere(Action<HeldOutcomes<TResult>>? afterAll)
     {
         _afterAll = afterAll;
         _resumers = 1; // published by the worker's release of its state before anyone else may see the batch
@@ -163,7 +155,7 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
     {
         if (Interlocked.Decrement(ref _resumers) == 0) // the last resumer: everyone else has left the batch
         {
-            _afterAll?.Invoke(_batch);
+            _afterAll?.Invoke(this);
         }
     }
 
@@ -184,7 +176,7 @@ internal sealed class HeldOutcomes<TRecord, TResult> : IThreadPoolWorkItem
         Leave();
     }
 
-    /// <summary>Forgets every outcome (the batch is being recycled; all were released).</summary>
+    /// <summary>Forgets every outcome (the set is being recycled; all were released). Keeps its capacity.</summary>
     public void Clear()
     {
         Array.Clear(_held, 0, _heldCount);

@@ -16,7 +16,7 @@ namespace LowLatencyBatcher.Completion;
 /// object (by a batch still in a ring, say) can never complete a later record.</para>
 /// <para>Continuations run asynchronously (queued to the thread pool), except when a resumer releases a claimed use
 /// with <c>inline: true</c> (a worker resuming its batch's callers on its own thread, watched by the packing thread,
-/// or a pool work item: see <see cref="HeldOutcomes{TRecord, TResult}"/>). The packing thread never runs callers'
+/// or a pool work item: see <see cref="HeldOutcomes{TResult}"/>). The packing thread never runs callers'
 /// code.</para>
 /// </remarks>
 /// <typeparam name="TResult">The result type.</typeparam>

@@ -52,15 +52,17 @@ internal sealed class Worker<TRecord, TResult>
     private readonly RunLifetime _run;
     private readonly TimeProvider _time;
     private readonly WorkerSignal _signal = new();
+    private readonly BatchPool<TRecord, TResult> _batches;
     private readonly Action _finishBorrowed;
-    private readonly Action<Batch<TRecord, TResult>> _recycleThenPack;
-    private readonly Action<Batch<TRecord, TResult>> _packAfterRelease;
+    private readonly Action<HeldOutcomes<TResult>> _returnThenPack;
+    private readonly Action<HeldOutcomes<TResult>> _returnOutcomes;
+    private readonly Action<HeldOutcomes<TResult>> _packAfterRelease;
     private int _state;
     private ValueTask _borrowedRun; // the run of a borrowing submitter that went asynchronous
 
     // The callers' outcomes the worker's thread resumes while Resuming (written before the state moves there), and how
     // many continuations it has started so far (the watch compares it between two looks).
-    private HeldOutcomes<TRecord, TResult>? _resuming;
+    private HeldOutcomes<TResult>? _resuming;
     private long _resumeProgress;
     private ExecutionContext? _loopContext; // the loop's own context, which a new incarnation carries on
 
@@ -85,10 +87,12 @@ internal sealed class Worker<TRecord, TResult>
         _packer = packer;
         _run = run;
         _time = time;
+        _batches = batches;
         Runner = runner;
-        _recycleThenPack = batch =>
+        _returnOutcomes = batches.ReturnOutcomes;
+        _returnThenPack = held =>
         {
-            batches.Return(batch);
+            batches.ReturnOutcomes(held);
             PackAfterResuming(packer);
         };
         _packAfterRelease = _ => PackAfterResuming(packer);
@@ -240,7 +244,7 @@ internal sealed class Worker<TRecord, TResult>
         }
 
         // The stuck thread set _resuming before it entered Resuming (the CAS read that state: acquire), and keeps its
-        // resumer's place until it has seen the flag below, so the batch is not recycled under us.
+        // resumer's place until it has seen the flag below, so the set of outcomes is not recycled under us.
         _resuming!.HandOn();
         Volatile.Write(ref _handedOnIncarnation, state >> KindBits); // release: the helper is counted before the stuck thread may leave
         _packer.RemovePackingResumer(); // on the stuck thread's behalf: it will not pack
@@ -351,14 +355,18 @@ internal sealed class Worker<TRecord, TResult>
         // Until those callers are resumed, their new records need no wake of the packing thread: whoever resumes them
         // packs right after (rule 3, and see IPackingSide.AddPackingResumer).
         _packer.AddPackingResumer(); // a full fence: the count is visible before any caller is resumed
-        var held = batch.Outcomes;
+        // The batch goes back at once; its outcomes live on in a set of their own until their callers are resumed. (An
+        // aborted stop took the batch when Recycle is null: then neither it nor its outcomes go back to a pool.)
+        bool pooled = finished.Recycle is not null;
+        var held = pooled ? batch.HandOverOutcomes(_batches.RentOutcomes()) : batch.Outcomes;
+        finished.Recycle?.Invoke(batch);
         if (held.Count == 0 || !_prefetch.IsEmpty || _run.IsAborting)
         {
-            held.ResumeOnPool(finished.Recycle is null ? _packAfterRelease : _recycleThenPack);
+            held.ResumeOnPool(pooled ? _returnThenPack : _packAfterRelease);
             return true;
         }
 
-        return ResumeHere(held, finished.Recycle, me);
+        return ResumeHere(held, pooled ? _returnOutcomes : null, me);
     }
 
     /// <summary>
@@ -366,11 +374,11 @@ internal sealed class Worker<TRecord, TResult>
     /// is spent (the rest then goes to the pool); then packs what they submitted and lets the loop take the batch.
     /// False when the watch took this incarnation over meanwhile.
     /// </summary>
-    private bool ResumeHere(HeldOutcomes<TRecord, TResult> held, Action<Batch<TRecord, TResult>>? recycle, int me)
+    private bool ResumeHere(HeldOutcomes<TResult> held, Action<HeldOutcomes<TResult>>? afterAll, int me)
     {
         _loopContext = ExecutionContext.Capture(); // what a new incarnation carries on, should the watch take this one over
         _resuming = held;
-        held.BeginResumingHere(recycle);
+        held.BeginResumingHere(afterAll);
         Interlocked.Exchange(ref _state, me | Resuming); // full fence: _resuming is visible to a watch that sees the state, and the packing thread's parked flag is read after it
         _packer.KeepWatch();
         long start = Stopwatch.GetTimestamp();
@@ -388,8 +396,8 @@ internal sealed class Worker<TRecord, TResult>
         bool mine = Interlocked.CompareExchange(ref _state, me | Busy, me | Resuming) == (me | Resuming);
         if (!mine)
         {
-            // Taken over: the watch is adding a pool resumer for the rest. Our place keeps the batch alive until it has
-            // (the watch does nothing else in between), so wait for that before leaving.
+            // Taken over: the watch is adding a pool resumer for the rest. Our place keeps the set of outcomes alive until
+            // it has (the watch does nothing else in between), so wait for that before leaving.
             var spinner = default(SpinWait);
             while (Volatile.Read(ref _handedOnIncarnation) != me >> KindBits)
             {
@@ -397,7 +405,7 @@ internal sealed class Worker<TRecord, TResult>
             }
         }
 
-        held.Leave(); // after the CAS (and, if taken over, the watch's hand-on): until then the batch needs our place
+        held.Leave(); // after the CAS (and, if taken over, the watch's hand-on): until then the set needs our place
         if (!mine)
         {
             return false;
@@ -412,7 +420,11 @@ internal sealed class Worker<TRecord, TResult>
     private void FinishBorrowedBatch()
     {
         var finished = Runner.TakeFinished();
-        finished.Batch?.Outcomes.ReleaseAll(finished.Recycle);
+        if (finished.Batch is { } batch)
+        {
+            batch.Outcomes.ReleaseAll();
+            finished.Recycle?.Invoke(batch);
+        }
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace LowLatencyBatcher.Packing;
 /// <summary>
 /// A pooled batch as whoever packs fills it: the entries in the order they joined, their cost under the batch's rules,
 /// and why it was sent. It carries the two parts a worker uses later: the <see cref="View"/> the process function
-/// sees, and the <see cref="Outcomes"/> held for the callers.
+/// sees, and the <see cref="Outcomes"/> held for the callers (which leave with them, see <see cref="HandOverOutcomes"/>).
 /// </summary>
 /// <remarks>
 /// The entries never move once the batch is sealed, so an aborted stop can walk them (<see cref="FailAll"/>) while a
@@ -30,14 +30,14 @@ internal sealed class Batch<TRecord, TResult>
     {
         _entries = new IntakeItem<TRecord, TResult>[capacity];
         View = new RecordView<TRecord, TResult>(this, capacity, counters);
-        Outcomes = new HeldOutcomes<TRecord, TResult>(this, capacity);
+        Outcomes = new HeldOutcomes<TResult>();
     }
 
     /// <summary>What the process function sees: the live records, once a worker claimed them.</summary>
     public RecordView<TRecord, TResult> View { get; }
 
     /// <summary>The outcomes claimed for the callers, held until the batch is counted.</summary>
-    public HeldOutcomes<TRecord, TResult> Outcomes { get; }
+    public HeldOutcomes<TResult> Outcomes { get; private set; }
 
     /// <summary>Records put in the batch.</summary>
     public int EntryCount => _entryCount;
@@ -72,8 +72,19 @@ internal sealed class Batch<TRecord, TResult>
         {
             _entries = new IntakeItem<TRecord, TResult>[rules.MaxBatchSize];
             View.EnsureCapacity(rules.MaxBatchSize);
-            Outcomes.EnsureCapacity(rules.MaxBatchSize);
         }
+    }
+
+    /// <summary>
+    /// Gives the held outcomes to the caller, to resume the callers with, and takes <paramref name="empty"/> in their
+    /// place: the batch may then be recycled before its callers are resumed.
+    /// </summary>
+    public HeldOutcomes<TResult> HandOverOutcomes(HeldOutcomes<TResult> empty)
+    {
+        Debug.Assert(empty.Count == 0, "the set taken in exchange is empty");
+        var held = Outcomes;
+        Outcomes = empty;
+        return held;
     }
 
     /// <summary>Whether a record of <paramref name="cost"/> may join (rule 1).</summary>

@@ -5,15 +5,17 @@ using Microsoft.Extensions.ObjectPool;
 namespace LowLatencyBatcher.Packing;
 
 /// <summary>
-/// The batches of one run: rented by whoever packs, returned empty by whoever is done with them (a worker once the
-/// callers are resumed, or an aborted stop). Sized for every batch that can be alive at once, so a steady run never
-/// allocates one.
+/// The batches of one run, and the sets of outcomes their callers are resumed from: batches are rented by whoever
+/// packs and returned empty by whoever is done with them (a worker once the batch ran, or an aborted stop); a set is
+/// rented when a worker hands a run batch's outcomes over, and returned once those callers are resumed. Each pool keeps
+/// as many as can be alive at once, so a steady run allocates neither.
 /// </summary>
 /// <typeparam name="TRecord">The record type.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class BatchPool<TRecord, TResult>
 {
     private readonly DefaultObjectPool<Batch<TRecord, TResult>> _pool;
+    private readonly DefaultObjectPool<HeldOutcomes<TResult>> _outcomes;
 
     /// <summary>
     /// Creates the pool of a run configured by <paramref name="settings"/>; new batches are sized by the rules in force
@@ -21,11 +23,17 @@ internal sealed class BatchPool<TRecord, TResult>
     /// </summary>
     public BatchPool(BatcherSettings<TRecord> settings, LiveSettings<TRecord> live, BatcherCounters counters)
     {
-        // Batches alive at once: one open per cost bucket, the prefetched ones, and per worker the one it runs and the
-        // last one whose callers it is resuming (plus slack for a worker that has just taken one while the packing
-        // thread opens the next, and for a resumption handed to the pool).
-        int alive = settings.Order.BucketCount + settings.PrefetchBatches + 2 * settings.Workers + 2;
+        // Batches alive at once: one open per cost bucket, the prefetched ones, and the one each worker runs (plus
+        // slack for a worker that has just taken one while the packing thread opens the next, and for one between its
+        // run and its return).
+        int alive = settings.Order.BucketCount + settings.PrefetchBatches + settings.Workers + 2;
         _pool = new DefaultObjectPool<Batch<TRecord, TResult>>(new Policy(live, counters), alive);
+
+        // Sets alive at once: one per run batch whose callers are still being resumed. Resumptions overlap as much as
+        // the callers' continuations make them (under a pipelined load, dozens at once), and each set holds at least
+        // one record in flight; a set is small (it grows to the batches it holds), so the pool may keep one per
+        // record that can be in flight, as the completion pool does.
+        _outcomes = new DefaultObjectPool<HeldOutcomes<TResult>>(new OutcomesPolicy(), settings.MaxRecordsInFlight);
     }
 
     /// <summary>A batch to fill.</summary>
@@ -36,6 +44,16 @@ internal sealed class BatchPool<TRecord, TResult>
     {
         batch.Clear();
         _pool.Return(batch);
+    }
+
+    /// <summary>An empty set of outcomes, to take the place of those a worker hands over (see <see cref="Batch{TRecord, TResult}.HandOverOutcomes"/>).</summary>
+    public HeldOutcomes<TResult> RentOutcomes() => _outcomes.Get();
+
+    /// <summary>Empties a set whose callers were all resumed and takes it back.</summary>
+    public void ReturnOutcomes(HeldOutcomes<TResult> outcomes)
+    {
+        outcomes.Clear();
+        _outcomes.Return(outcomes);
     }
 
     /// <summary>Fails every batch waiting in <paramref name="ring"/> with <paramref name="error"/> and takes it back (an aborted stop; any thread).</summary>
@@ -53,5 +71,12 @@ internal sealed class BatchPool<TRecord, TResult>
         public Batch<TRecord, TResult> Create() => new(live.Current.Rules.MaxBatchSize, counters);
 
         public bool Return(Batch<TRecord, TResult> obj) => true;
+    }
+
+    private sealed class OutcomesPolicy : IPooledObjectPolicy<HeldOutcomes<TResult>>
+    {
+        public HeldOutcomes<TResult> Create() => new();
+
+        public bool Return(HeldOutcomes<TResult> obj) => true;
     }
 }
