@@ -115,7 +115,7 @@ internal sealed class HeldOutcomes<TResult> : IThreadPoolWorkItem
     public void BeginResumingHere(Action<HeldOutcomes<TResult>>? afterAll)
     {
         _afterAll = afterAll;
-        _resumers = 1; // published by the worker's release of its state before anyone else may see the batch
+        _resumers = 1; // published by the worker's release of its state before anyone else may see the set
     }
 
     /// <summary>
@@ -142,7 +142,7 @@ internal sealed class HeldOutcomes<TResult> : IThreadPoolWorkItem
 
     /// <summary>
     /// Adds one pool work item as a resumer of what is left (a resumer over its budget, or a watch that found one stuck
-    /// in a caller's continuation; either holds a resumer's place, so the batch is not recycled meanwhile).
+    /// in a caller's continuation; either holds a resumer's place, so the set is not recycled meanwhile).
     /// </summary>
     public void HandOn()
     {
@@ -153,7 +153,7 @@ internal sealed class HeldOutcomes<TResult> : IThreadPoolWorkItem
     /// <summary>A resumer is done claiming; the last one runs the after-all action.</summary>
     public void Leave()
     {
-        if (Interlocked.Decrement(ref _resumers) == 0) // the last resumer: everyone else has left the batch
+        if (Interlocked.Decrement(ref _resumers) == 0) // the last resumer: everyone else has left the set
         {
             _afterAll?.Invoke(this);
         }
