@@ -17,11 +17,8 @@ public class AllocationTests(ITestOutputHelper output)
     [OptimizedBuildFact]
     public async Task ASteadyStateSubmitAndAwaitAllocatesNothing()
     {
-        await using var batcher = new DynamicBatcher<int, int>(
-            (batch, _) => ValueTask.FromResult(batch),
-            new DynamicBatcherOptions<int> { MaxQueueSize = 1024, MaxBatchSize = 64, Workers = 2 });
-        await batcher.StartAsync();
-        await AssertSubmitsAllocateNothing(batcher, chainsPerProducer: 1);
+        await AssertSubmitsAllocateNothing(
+            new DynamicBatcherOptions<int> { MaxQueueSize = 1024, MaxBatchSize = 64, Workers = 2 }, chainsPerProducer: 1);
     }
 
     [OptimizedBuildFact]
@@ -30,15 +27,18 @@ public class AllocationTests(ITestOutputHelper output)
         // 8 producers × 64 records in flight each: while the worker runs one batch, the callers of earlier ones are
         // still being resumed, by the worker and by pool work items at once. The batches and the sets their outcomes
         // are resumed from must all come from the pools however many of those resumptions overlap.
-        await using var batcher = new DynamicBatcher<int, int>(
-            (batch, _) => ValueTask.FromResult(batch),
-            new DynamicBatcherOptions<int> { MaxQueueSize = 1024, MaxBatchSize = 64 });
-        await batcher.StartAsync();
-        await AssertSubmitsAllocateNothing(batcher, chainsPerProducer: 64);
+        await AssertSubmitsAllocateNothing(
+            new DynamicBatcherOptions<int> { MaxQueueSize = 1024, MaxBatchSize = 64 }, chainsPerProducer: 64);
     }
 
-    private async Task AssertSubmitsAllocateNothing(DynamicBatcher<int, int> batcher, int chainsPerProducer)
+    /// <summary>
+    /// Runs a batcher with a no-op process function and <paramref name="options"/> under <see cref="Producers"/> producers
+    /// of <paramref name="chainsPerProducer"/> records in flight each, and asserts that a submit allocates nothing.
+    /// </summary>
+    private async Task AssertSubmitsAllocateNothing(DynamicBatcherOptions<int> options, int chainsPerProducer)
     {
+        await using var batcher = new DynamicBatcher<int, int>((batch, _) => ValueTask.FromResult(batch), options);
+        await batcher.StartAsync();
         await RunPhase(batcher, 20_000 / chainsPerProducer, chainsPerProducer); // warm-up: pools, pool threads, tiered JIT
         await RunPhase(batcher, 20_000 / chainsPerProducer, chainsPerProducer);
 
