@@ -142,7 +142,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
                     : "The batcher is already running.");
             }
 
-            var pipeline = new Pipeline<TRecord, TResult>(_settings, _call, _counters, _lastRunWorkersExited);
+            var pipeline = new Pipeline<TRecord, TResult>(_settings, _call, _completions, _counters, _lastRunWorkersExited);
             _counters.OnRunStarted();
             pipeline.Start();
             _pipeline = pipeline;
@@ -262,8 +262,13 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     {
         var settings = _settings.Current;
         var pipeline = Prepare(settings, record, options, out int cost);
+        if (pipeline.TryRunAlone(record, cost, options.Priority, cancellationToken, out result))
+        {
+            return true;
+        }
+
         var item = NewItem(settings, record, cost, options.Priority);
-        if (TryAdmit(settings, pipeline, item, options.Timeout, allowAlone: true, cancellationToken, out result))
+        if (TryAdmit(settings, pipeline, item, options.Timeout, cancellationToken, out result))
         {
             return true;
         }
@@ -351,8 +356,13 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             return new(ValueTask.FromCanceled<TResult>(cancellationToken));
         }
 
+        if (allowAlone && pipeline.TryRunAlone(record, cost, options.Priority, cancellationToken, out var alone))
+        {
+            return new(alone);
+        }
+
         var item = NewItem(settings, record, cost, options.Priority);
-        if (TryAdmit(settings, pipeline, item, options.Timeout, allowAlone, cancellationToken, out var result))
+        if (TryAdmit(settings, pipeline, item, options.Timeout, cancellationToken, out var result))
         {
             return new(result);
         }
@@ -361,28 +371,15 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
         return WaitForRoomAsync(settings, pipeline, item, options.Timeout, cancellationToken);
     }
 
-    /// <summary>Admits the item without waiting: alone on this thread when idle, else into its lane if it has room.</summary>
+    /// <summary>Admits the item into its lane if it has room, without waiting.</summary>
     private bool TryAdmit(
         BatcherSettings<TRecord> settings,
         Pipeline<TRecord, TResult> pipeline,
         in IntakeItem<TRecord, TResult> item,
         TimeSpan? timeout,
-        bool allowAlone,
         CancellationToken cancellationToken,
         out ValueTask<TResult> result)
     {
-        if (allowAlone && pipeline.TryRunAlone(item))
-        {
-            // Handed to a worker at once: no deadline applies. A token only matters while the result is pending.
-            result = item.Completion.Task;
-            if (!result.IsCompleted)
-            {
-                item.Completion.Arm(cancellationToken);
-            }
-
-            return true;
-        }
-
         if (!Offer(pipeline, item))
         {
             result = default;

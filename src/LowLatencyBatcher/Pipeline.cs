@@ -2,6 +2,7 @@ using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Handoff;
 using LowLatencyBatcher.Intake;
 using LowLatencyBatcher.Packing;
+using LowLatencyBatcher.Packing.Rules;
 
 namespace LowLatencyBatcher;
 
@@ -22,22 +23,28 @@ internal sealed class Pipeline<TRecord, TResult>
     private readonly LiveSettings<TRecord> _live;
     private readonly WorkerSet<TRecord, TResult> _workers = new();
     private readonly HoldGuard _holdGuard;
+    private readonly CompletionPool<TResult> _completions;
+    private readonly ProcessFn<TRecord, TResult>? _listFunction; // runs lone records without a batch; null: per-record shape
     private readonly Task _previousWorkersExited;
     private long _acceptedAlone; // records the idle fast path ran without the intake
 
     /// <summary>Builds a run; <see cref="Start"/> starts its threads.</summary>
     /// <param name="live">The batcher's configuration (its shape is fixed; its rules may change).</param>
     /// <param name="call">The process function, in its shape.</param>
+    /// <param name="completions">The batcher's pool of completions.</param>
     /// <param name="counters">The batcher's statistics, kept across runs.</param>
     /// <param name="previousWorkersExited">Completes when the previous run's workers have all exited (see <see cref="Start"/>).</param>
     public Pipeline(
         LiveSettings<TRecord> live,
         ProcessCall<TRecord, TResult> call,
+        CompletionPool<TResult> completions,
         BatcherCounters counters,
         Task? previousWorkersExited = null)
     {
         var settings = live.Current;
         _live = live;
+        _completions = completions;
+        _listFunction = call.ListFunction;
         _previousWorkersExited = previousWorkersExited ?? Task.CompletedTask;
         Run = new RunLifetime(settings.Workers);
         Intake = new IntakeLanes<IntakeItem<TRecord, TResult>>(settings.PriorityLanes, settings.MaxQueueSize);
@@ -45,7 +52,7 @@ internal sealed class Pipeline<TRecord, TResult>
         Batches = new BatchPool<TRecord, TResult>(settings, live, counters);
         Packer = new PackingLoop<TRecord, TResult>(live, Intake, Prefetch, Batches, _workers, Run);
         _workers.Populate(settings.Workers, () => new Worker<TRecord, TResult>(
-            Prefetch, Packer, Run, Batches, new BatchRunner<TRecord, TResult>(call, live, Run, Batches, counters), settings.TimeProvider));
+            Prefetch, Packer, Run, Batches, new BatchRunner<TRecord, TResult>(call, live, Run, Batches, completions, counters), settings.TimeProvider));
         _holdGuard = new HoldGuard(settings.TimeProvider);
     }
 
@@ -83,17 +90,27 @@ internal sealed class Pipeline<TRecord, TResult>
     /// <summary>
     /// The idle fast path (rule 3 for a lone record, run on the submitter's thread): when nothing accepted earlier is
     /// still queued, packing or waiting in the prefetch ring, <c>MinBatchSize</c> is 1 and a worker is parked, borrows
-    /// that worker and runs <paramref name="item"/> as an eager batch of one right here. False, having touched
-    /// nothing, when the batcher is not idle; the record then goes through the intake as usual.
+    /// that worker and runs <paramref name="record"/> as an eager batch of one right here, stamped as submitted now.
+    /// False, having touched nothing, when the batcher is not idle; the record then goes through the intake as usual.
     /// </summary>
     /// <remarks>
-    /// Order: a caller's earlier records were accepted before this call, so "everything accepted was handed off" read
-    /// here covers them; records of other callers accepted meanwhile are concurrent with this one. The worker bound
-    /// holds because a borrowed worker cannot take a batch from the ring until it is given back.
+    /// <para>Order: a caller's earlier records were accepted before this call, so "everything accepted was handed off"
+    /// read here covers them; records of other callers accepted meanwhile are concurrent with this one. The worker
+    /// bound holds because a borrowed worker cannot take a batch from the ring until it is given back.</para>
+    /// <para>A list-shaped function gets the record without a batch (<see cref="Worker{TRecord, TResult}.RunLone"/>):
+    /// a synchronous call's result goes straight into the returned task, with no completion, batch or view touched,
+    /// which is what a lone record at an idle batcher spends its time on when the machine's caches have gone cold.
+    /// The per-record shape gives outcomes through a batch's view, so its lone records run in a batch of one.</para>
     /// </remarks>
-    public bool TryRunAlone(in IntakeItem<TRecord, TResult> item)
+    /// <param name="record">The record.</param>
+    /// <param name="cost">Its estimated cost.</param>
+    /// <param name="lane">Its priority lane.</param>
+    /// <param name="token">The caller's token: cancels the record while its call is asynchronous.</param>
+    /// <param name="result">Its result, when it ran.</param>
+    public bool TryRunAlone(TRecord record, int cost, int lane, CancellationToken token, out ValueTask<TResult> result)
     {
         var settings = _live.Current;
+        result = default;
         // Callers being resumed will submit again at once, and whoever resumes them packs their records: not idle.
         if (!settings.RunAloneWhenIdle || settings.Rules.MinBatchSize > 1 || Packer.ResumerWillPack || !_holdGuard.AllowsRun())
         {
@@ -116,14 +133,39 @@ internal sealed class Pipeline<TRecord, TResult>
         }
 
         Interlocked.Increment(ref _acceptedAlone); // atomic: several submitters may run alone at once (one per parked worker)
-        var batch = Batches.Rent();
-        batch.Open(settings.Rules, item.Arrival);
-        batch.Add(item);
-        batch.Reason = DispatchReason.Eager;
-        // The record started when it was submitted: its arrival stamp is the batch's start (one clock read fewer).
-        long ended = worker.RunBorrowed(batch, started: item.Arrival);
-        _holdGuard.Record(ended - item.Arrival, ended);
+        // One clock read: the record's submit stamp is also its batch's start.
+        long arrival = settings.TimeProvider.GetTimestamp();
+        long ended = _listFunction is { } function
+            ? worker.RunLone(function, record, settings.Rules.CostOf(1, cost, cost), arrival, token, out result)
+            : RunInBatchOfOne(worker, settings.Rules, record, cost, arrival, lane, token, out result);
+        _holdGuard.Record(ended - arrival, ended);
         return true;
+    }
+
+    /// <summary>The per-record shape's lone record: an eager batch of one, run by the borrowed worker.</summary>
+    private long RunInBatchOfOne(
+        Worker<TRecord, TResult> worker,
+        BatchRules rules,
+        TRecord record,
+        int cost,
+        long arrival,
+        int lane,
+        CancellationToken token,
+        out ValueTask<TResult> result)
+    {
+        var completion = _completions.Rent();
+        var batch = Batches.Rent();
+        batch.Open(rules, arrival);
+        batch.Add(new IntakeItem<TRecord, TResult>(record, completion, completion.Generation, cost, arrival, lane));
+        batch.Reason = DispatchReason.Eager;
+        long ended = worker.RunBorrowed(batch, started: arrival);
+        result = completion.Task;
+        if (!result.IsCompleted)
+        {
+            completion.Arm(token); // handed to a worker at once: no deadline applies, a token only while pending
+        }
+
+        return ended;
     }
 
     /// <summary>

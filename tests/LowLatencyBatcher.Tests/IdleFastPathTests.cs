@@ -270,6 +270,183 @@ public class IdleFastPathTests
         Assert.True(batcher.Stats.EagerBatches > 0);
     }
 
+    [Fact]
+    public async Task TheObserverSeesALoneRecordAsAnEagerBatchOfOneWithItsSubmitAndEndTimes()
+    {
+        var time = new FakeTimeProvider();
+        var observer = new ReportKeeper();
+        await using var batcher = await StartIdleAsync(
+            (batch, _) =>
+            {
+                time.Advance(TimeSpan.FromMilliseconds(3)); // the call takes 3 ms of the batcher's clock
+                return ValueTask.FromResult<IReadOnlyList<int>>([batch[0] * 2]);
+            },
+            new DynamicBatcherOptions<int> { Observer = observer, TimeProvider = time, CostEstimator = r => r });
+        long submitted = time.GetTimestamp();
+
+        Assert.Equal(14, await batcher.SubmitAsync(7).Bounded());
+
+        var report = Assert.Single(observer.Reports);
+        Assert.Equal((1, 7L, DispatchReason.Eager, TimeSpan.FromMilliseconds(3), null), (report.Records, report.Cost, report.Reason, report.Duration, report.Error));
+        Assert.Equal([submitted], report.SubmitTimestamps);
+        Assert.Equal(submitted + time.TimestampFrequency * 3 / 1000, report.CompletedTimestamp);
+        Assert.Equal((1, 7.0), (batcher.Stats.EagerBatches, batcher.Stats.AvgBatchCost));
+    }
+
+    public static TheoryData<string> WrongResults => ["two results", "no results", "a null list", "a throwing indexer"];
+
+    [Theory]
+    [MemberData(nameof(WrongResults))]
+    public async Task ALoneRecordFailsWhenItsFunctionGivesNoUsableResult(string given)
+    {
+        var observer = new ReportKeeper();
+        await using var batcher = await StartIdleAsync(
+            (batch, _) => ValueTask.FromResult<IReadOnlyList<int>>(given switch
+            {
+                "two results" => [1, 2],
+                "no results" => [],
+                "a null list" => null!,
+                _ => new ThrowingList(),
+            }),
+            new DynamicBatcherOptions<int> { Observer = observer });
+
+        var task = batcher.SubmitAsync(1);
+
+        Assert.True(task.IsCompleted); // a synchronous function: settled before the submit returned
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => task.AsTask());
+        string expected = given switch
+        {
+            "two results" => "returned 2 results for a batch of 1 records",
+            "no results" => "returned 0 results for a batch of 1 records",
+            "a null list" => "returned null results for a batch of 1 records",
+            _ => ThrowingList.Message,
+        };
+        Assert.Contains(expected, error.Message);
+        Assert.Same(error, Assert.Single(observer.Reports).Error);
+        Assert.Equal((1, 1), (batcher.Stats.TotalCompleted, batcher.Stats.TotalFailed));
+    }
+
+    public static TheoryData<string> Failures => ["throws before returning its task", "returns a faulted task", "faults later"];
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public async Task ALoneRecordGetsTheExceptionOfItsFunction(string how)
+    {
+        var failure = new InvalidDataException("bad record");
+        ProcessFn<int, int> process = how switch
+        {
+            "throws before returning its task" => (_, _) => throw failure,
+            "returns a faulted task" => (_, _) => ValueTask.FromException<IReadOnlyList<int>>(failure),
+            _ => FaultLaterAsync,
+        };
+        await using var batcher = await StartIdleAsync(process);
+
+        var thrown = await Assert.ThrowsAsync<InvalidDataException>(() => batcher.SubmitAsync(1).AsTask()).Bounded();
+
+        Assert.Same(failure, thrown);
+        await Wait.UntilAsync(() => batcher.Stats.TotalFailed == 1, "the failure is counted");
+        Assert.Equal(1, batcher.Stats.TotalCompleted);
+        await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker is given back");
+        Assert.Same(failure, await Assert.ThrowsAsync<InvalidDataException>(() => batcher.SubmitAsync(2).AsTask()).Bounded());
+        await Wait.UntilAsync(() => batcher.Stats.TotalFailed == 2, "the next record ran too");
+
+        async ValueTask<IReadOnlyList<int>> FaultLaterAsync(IReadOnlyList<int> batch, CancellationToken token)
+        {
+            await Task.Yield();
+            throw failure;
+        }
+    }
+
+    [Fact]
+    public async Task ALoneRecordWhoseFunctionCompletesLaterGetsItsResultAndTheWorkerIsGivenBack()
+    {
+        var observer = new ReportKeeper();
+        await using var batcher = await StartIdleAsync(
+            async (batch, _) =>
+            {
+                await Task.Yield();
+                return [batch[0] + 100];
+            },
+            new DynamicBatcherOptions<int> { Observer = observer });
+
+        for (int i = 0; i < 20; i++)
+        {
+            await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker is given back");
+            Assert.Equal(i + 100, await batcher.SubmitAsync(i).Bounded());
+        }
+
+        await Wait.UntilAsync(() => observer.Reports.Count == 20, "every batch of one is reported");
+        Assert.All(observer.Reports, r => Assert.Equal((1, DispatchReason.Eager, (Exception?)null), (r.Records, r.Reason, r.Error)));
+        Assert.Equal((20, 20, 0), (batcher.Stats.EagerBatches, batcher.Stats.TotalCompleted, batcher.Stats.TotalFailed));
+    }
+
+    [Fact]
+    public async Task ALoneRecordCanBeEnumeratedTwiceAtOnceAndIndexedOnlyAtZero()
+    {
+        Exception? outOfRange = null;
+        await using var batcher = await StartIdleAsync((batch, _) =>
+        {
+            var pairs = new List<int>();
+            foreach (int a in batch)
+            {
+                foreach (int b in batch)
+                {
+                    pairs.Add(a + b);
+                }
+            }
+
+            outOfRange = Record.Exception(() => batch[1]);
+            return ValueTask.FromResult<IReadOnlyList<int>>([pairs.Single() + batch.Count + batch.Sum()]);
+        });
+
+        Assert.Equal(5 + 5 + 1 + 5, await batcher.SubmitAsync(5).Bounded());
+        Assert.Equal(5 + 5 + 1 + 5, await batcher.SubmitAsync(5).Bounded()); // the reused enumerator was given back
+        Assert.IsType<ArgumentOutOfRangeException>(outOfRange);
+    }
+
+    [Fact]
+    public async Task APerRecordFunctionRunsALoneRecordAloneToo()
+    {
+        var batcher = new DynamicBatcher<int, int>((IRecordBatch<int, int> batch, CancellationToken _) =>
+        {
+            batch.SetResult(0, batch[0] * 3);
+            return ValueTask.CompletedTask;
+        });
+        await using var _ = batcher;
+        await batcher.StartAsync();
+        await Wait.UntilAsync(() => batcher.HasParkedWorker, "the worker parks");
+
+        var task = batcher.SubmitAsync(4);
+
+        Assert.True(task.IsCompletedSuccessfully); // ran in a batch of one on this thread
+        Assert.Equal(12, await task);
+        Assert.Equal(1, batcher.Stats.EagerBatches);
+    }
+
+    private sealed class ThrowingList : IReadOnlyList<int>
+    {
+        public const string Message = "the results list failed";
+
+        public int Count => 1;
+
+        public int this[int index] => throw new InvalidOperationException(Message);
+
+        public IEnumerator<int> GetEnumerator() => throw new InvalidOperationException(Message);
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    private sealed record Kept(int Records, long Cost, DispatchReason Reason, TimeSpan Duration, Exception? Error, long[] SubmitTimestamps, long CompletedTimestamp);
+
+    /// <summary>Keeps every report, with a copy of its submit timestamps (the span is valid only during the call).</summary>
+    private sealed class ReportKeeper : IBatchObserver
+    {
+        public ConcurrentQueue<Kept> Reports { get; } = new();
+
+        public void OnBatchCompleted(in BatchReport report) => Reports.Enqueue(new(
+            report.Records, report.Cost, report.Reason, report.Duration, report.Error, report.SubmitTimestamps.ToArray(), report.CompletedTimestamp));
+    }
+
     /// <summary>
     /// Tells whether a record ran alone: its process call ran on the submitting thread while that thread was still
     /// inside the submit (a record run through the workers never does: the submitter's thread is busy in the submit).

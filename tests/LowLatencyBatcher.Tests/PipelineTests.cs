@@ -48,9 +48,14 @@ public class PipelineTests
         Assert.Equal(first.Token, Assert.IsType<OperationCanceledException>(pipeline.Run.AbortError).CancellationToken);
     }
 
-    private static Pipeline<int, int> NewPipeline(DynamicBatcherOptions<int> options) =>
-        new(
-            new LiveSettings<int>(BatcherSettings<int>.From(options, tokenBatcher: false)),
+    private static Pipeline<int, int> NewPipeline(DynamicBatcherOptions<int> options)
+    {
+        var settings = BatcherSettings<int>.From(options, tokenBatcher: false);
+        var counters = new Completion.BatcherCounters(TimeProvider.System);
+        return new(
+            new LiveSettings<int>(settings),
             Handoff.ProcessCall<int, int>.Of(Echo, null),
-            new Completion.BatcherCounters(TimeProvider.System));
+            new Completion.CompletionPool<int>(settings.MaxRecordsInFlight, counters),
+            counters);
+    }
 }

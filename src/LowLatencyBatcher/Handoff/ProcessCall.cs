@@ -17,6 +17,33 @@ internal abstract class ProcessCall<TRecord, TResult>
         processFn is not null ? new ListShape(processFn) : new EachShape(processEach!);
 
     /// <summary>
+    /// The list-shaped function, which the idle fast path calls on a lone record without a batch; null for the
+    /// per-record shape, whose outcomes are given through a batch's view (its lone records run in a batch of one).
+    /// </summary>
+    public abstract ProcessFn<TRecord, TResult>? ListFunction { get; }
+
+    /// <summary>
+    /// What makes a list-shaped call's results unusable for <paramref name="records"/> records: their count throwing,
+    /// or a count other than one result per record. Null when they can be used.
+    /// </summary>
+    public static Exception? CheckResults(IReadOnlyList<TResult>? results, int records)
+    {
+        int? resultCount;
+        try
+        {
+            resultCount = results?.Count;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+
+        return resultCount == records ? null : new InvalidOperationException(
+            $"The process function returned {(resultCount is int n ? n.ToString() : "null")} results for a batch " +
+            $"of {records} records; it must return exactly one result per record.");
+    }
+
+    /// <summary>
     /// Calls the function once on the view's window. Gives the results (list shape) or null (per-record shape, whose
     /// outcomes are in the batch already). A throwing function throws here.
     /// </summary>
@@ -32,6 +59,8 @@ internal abstract class ProcessCall<TRecord, TResult>
 
     private sealed class ListShape(ProcessFn<TRecord, TResult> processFn) : ProcessCall<TRecord, TResult>
     {
+        public override ProcessFn<TRecord, TResult> ListFunction => processFn;
+
         public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(RecordView<TRecord, TResult> batch, CancellationToken token) =>
             processFn(batch, token)!;
 
@@ -47,26 +76,12 @@ internal abstract class ProcessCall<TRecord, TResult>
             }
             else
             {
-                int? resultCount;
-                try
-                {
-                    resultCount = results?.Count;
-                }
-                catch (Exception e)
-                {
-                    resultCount = null;
-                    error = e;
-                }
-
-                if (error is null && resultCount == batch.Count)
+                error = CheckResults(results, batch.Count);
+                if (error is null)
                 {
                     outcome.Completed += batch.CompleteWith(results!);
                     return true;
                 }
-
-                error ??= new InvalidOperationException(
-                    $"The process function returned {(resultCount is int n ? n.ToString() : "null")} results for a batch " +
-                    $"of {batch.Count} records; it must return exactly one result per record.");
             }
 
             outcome.AddFailures(batch.FailUnsettled(error), error);
@@ -76,6 +91,8 @@ internal abstract class ProcessCall<TRecord, TResult>
 
     private sealed class EachShape(ProcessEachFn<TRecord, TResult> processEach) : ProcessCall<TRecord, TResult>
     {
+        public override ProcessFn<TRecord, TResult>? ListFunction => null;
+
         public override ValueTask<IReadOnlyList<TResult>?> InvokeAsync(RecordView<TRecord, TResult> batch, CancellationToken token)
         {
             var call = processEach(batch, token);

@@ -22,7 +22,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
 {
     private readonly Batch<TRecord, TResult> _batch;
     private readonly BatcherCounters _counters;
-    private readonly Enumerator _enumerator;
+    private readonly ReusableEnumerator<TRecord> _enumerator;
     private TRecord[] _live;
     private int[] _liveEntry; // per live record: its index among the batch's entries
     private long[] _liveArrival;
@@ -40,7 +40,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
         _liveEntry = new int[capacity];
         _liveArrival = new long[capacity];
         _settled = new int[capacity];
-        _enumerator = new Enumerator(this);
+        _enumerator = new ReusableEnumerator<TRecord>(this);
     }
 
     /// <summary>The number of records the process function sees (the window).</summary>
@@ -232,12 +232,9 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
         _enumerator.Release();
     }
 
-    /// <summary>
-    /// Enumerates the window's records. The first enumerator of a view is reused (no allocation); a second one taken
-    /// while the first is still in use is a new object.
-    /// </summary>
+    /// <summary>Enumerates the window's records; the first enumerator is reused (see <see cref="ReusableEnumerator{T}"/>).</summary>
     public IEnumerator<TRecord> GetEnumerator() =>
-        _enumerator.TryAcquire() ? _enumerator : new Enumerator(this) { InUse = 1 };
+        _enumerator.TryAcquire() ? _enumerator : ReusableEnumerator<TRecord>.Extra(this);
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
@@ -255,34 +252,4 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
 
     private ref readonly Intake.IntakeItem<TRecord, TResult> WindowEntry(int windowIndex) =>
         ref _batch.Entry(_liveEntry[_windowStart + windowIndex]);
-
-    private sealed class Enumerator(RecordView<TRecord, TResult> view) : IEnumerator<TRecord>
-    {
-        private int _index = -1;
-
-        public int InUse;
-
-        public TRecord Current => view[_index];
-
-        object? IEnumerator.Current => Current;
-
-        public bool TryAcquire()
-        {
-            if (Interlocked.Exchange(ref InUse, 1) != 0) // exchange: one user of the cached enumerator at a time
-            {
-                return false;
-            }
-
-            _index = -1;
-            return true;
-        }
-
-        public void Release() => Volatile.Write(ref InUse, 0); // release: the enumerator's use is over before it is reused
-
-        public bool MoveNext() => ++_index < view.Count;
-
-        public void Reset() => _index = -1;
-
-        public void Dispose() => Release();
-    }
 }

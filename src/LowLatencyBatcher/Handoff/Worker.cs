@@ -54,6 +54,7 @@ internal sealed class Worker<TRecord, TResult>
     private readonly WorkerSignal _signal = new();
     private readonly BatchPool<TRecord, TResult> _batches;
     private readonly Action _finishBorrowed;
+    private readonly Action _finishBorrowedLone;
     private readonly Action<HeldOutcomes<TResult>> _returnThenPack;
     private readonly Action<HeldOutcomes<TResult>> _returnOutcomes;
     private readonly Action<HeldOutcomes<TResult>> _packAfterRelease;
@@ -97,6 +98,7 @@ internal sealed class Worker<TRecord, TResult>
         };
         _packAfterRelease = _ => PackAfterResuming(packer);
         _finishBorrowed = FinishBorrowed;
+        _finishBorrowedLone = FinishBorrowedLone;
     }
 
     /// <summary>Runs the worker's batches through the process function.</summary>
@@ -183,6 +185,36 @@ internal sealed class Worker<TRecord, TResult>
         _borrowedRun = run; // one borrowed run at a time: the worker is ours until GiveBack
         run.GetAwaiter().UnsafeOnCompleted(_finishBorrowed);
         return _time.GetTimestamp();
+    }
+
+    /// <summary>
+    /// Runs a lone record without a batch on the calling thread, for the submitter that borrowed this worker
+    /// (list-shaped function; see <see cref="BatchRunner{TRecord, TResult}.RunLone"/>), and gives the worker back once
+    /// the call completes: right away when it completed synchronously, else from the thread that completes it.
+    /// Returns the timestamp, on the batcher's clock, at which the calling thread was let go.
+    /// </summary>
+    public long RunLone(
+        ProcessFn<TRecord, TResult> function, TRecord record, long cost, long started, CancellationToken token, out ValueTask<TResult> result)
+    {
+        Debug.Assert(KindOf(Volatile.Read(ref _state)) == Borrowed, "only the submitter that borrowed the worker runs in its name");
+        if (Runner.RunLone(function, record, cost, started, token, _finishBorrowedLone, out result, out long ended))
+        {
+            GiveBack();
+        }
+
+        return ended;
+    }
+
+    private void FinishBorrowedLone()
+    {
+        try
+        {
+            Runner.FinishPendingLone();
+        }
+        finally
+        {
+            GiveBack();
+        }
     }
 
     private void FinishBorrowed()

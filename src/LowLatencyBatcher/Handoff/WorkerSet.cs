@@ -130,14 +130,16 @@ internal sealed class WorkerSet<TRecord, TResult>
     }
 
     /// <summary>
-    /// Fails the records of every batch a worker holds with <paramref name="error"/> (an aborted stop, which may run
-    /// while the process function still has them: their late results are dropped).
+    /// Fails the records of every batch a worker holds, and every lone record whose call went asynchronous, with
+    /// <paramref name="error"/> (an aborted stop, which may run while the process function still has them: their late
+    /// results are dropped).
     /// </summary>
     public void FailBatchesInHand(Exception error)
     {
         foreach (var worker in _workers)
         {
             worker.Runner.TakeCurrentBatch()?.FailAll(error);
+            worker.Runner.FailLoneInHand(error);
         }
     }
 }

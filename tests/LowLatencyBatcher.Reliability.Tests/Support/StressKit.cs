@@ -42,8 +42,19 @@ internal static class StressKit
         }))).Within(Bounded.Run, what);
     }
 
-    /// <summary>True when the submit's task is the record's own completion: the intake took it before the submit returned.</summary>
-    public static bool AcceptedAtOnce<T>(ValueTask<T> task) => Direct<T>.Field?.GetValue(task) is RecordCompletion<T>;
+    /// <summary>
+    /// True when the submit took the record before it returned: its task is the record's own completion (the intake
+    /// took it, or the idle fast path runs it), or holds its outcome already (the idle fast path ran it to the end: a
+    /// result in the task itself, or a plain <see cref="Task{TResult}"/> with the exception). A submit that waits for
+    /// room returns the task of its wait instead: an async method's box, a type derived from <see cref="Task{TResult}"/>.
+    /// </summary>
+    public static bool AcceptedAtOnce<T>(ValueTask<T> task)
+    {
+        var field = Direct<T>.Field ?? throw new InvalidOperationException("ValueTask<T> has no _obj field to look at");
+        return field.GetValue(task) is not { } inside
+            || inside is RecordCompletion<T>
+            || (inside.GetType() == typeof(Task<T>) && task.IsFaulted);
+    }
 
     /// <summary>
     /// Checks the statistics every run must end with: every accepted record completed, the per-reason batch counts sum
