@@ -45,13 +45,14 @@ internal sealed record LatencyGate
 
 /// <summary>
 /// The idle regime (one caller, a lone record every <see cref="SpacingMicroseconds"/>, see
-/// <see cref="IdleLatencyMeasurement"/>): ours' p99 ÷ the Channel baseline's p99, per round, median over the rounds.
+/// <see cref="IdleLatencyMeasurement"/>): ours' p50 and p99 ÷ the Channel baseline's, per round, median over the rounds.
 /// </summary>
 internal sealed record IdleLatencyGate
 {
     public int Rounds { get; init; } = 5;
     public int Records { get; init; } = 1_000;
     public double SpacingMicroseconds { get; init; } = 1_000;
+    public double MaxIdleP50Ratio { get; init; } = 200;
     public double MaxIdleP99Ratio { get; init; } = 200;
 }
 
@@ -124,6 +125,9 @@ internal static class Gate
             idle = await Compare.IdleLatencyAsync(pair, idleGate.Rounds, idleGate.Records, TimeSpan.FromMicroseconds(idleGate.SpacingMicroseconds), log);
         }
 
+        double idleP50Ratio = idle.Single(r => r.Metric == "p50").RatioMedian;
+        verdicts.Add(new GateVerdict("idle p50 ours÷channel (median of rounds)", idleP50Ratio, "<=", idleGate.MaxIdleP50Ratio,
+            idleP50Ratio <= idleGate.MaxIdleP50Ratio));
         double idleP99Ratio = idle.Single(r => r.Metric == "p99").RatioMedian;
         verdicts.Add(new GateVerdict("idle p99 ours÷channel (median of rounds)", idleP99Ratio, "<=", idleGate.MaxIdleP99Ratio,
             idleP99Ratio <= idleGate.MaxIdleP99Ratio));
