@@ -34,8 +34,7 @@ internal sealed class LoneRecord<TRecord> : IReadOnlyList<TRecord>
     }
 
     /// <summary>Enumerates the record; the first enumerator is reused (see <see cref="ReusableEnumerator{T}"/>).</summary>
-    public IEnumerator<TRecord> GetEnumerator() =>
-        _enumerator.TryAcquire() ? _enumerator : ReusableEnumerator<TRecord>.Extra(this);
+    public IEnumerator<TRecord> GetEnumerator() => _enumerator.Take();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

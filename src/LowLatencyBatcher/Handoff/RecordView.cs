@@ -233,8 +233,7 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
     }
 
     /// <summary>Enumerates the window's records; the first enumerator is reused (see <see cref="ReusableEnumerator{T}"/>).</summary>
-    public IEnumerator<TRecord> GetEnumerator() =>
-        _enumerator.TryAcquire() ? _enumerator : ReusableEnumerator<TRecord>.Extra(this);
+    public IEnumerator<TRecord> GetEnumerator() => _enumerator.Take();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 

@@ -17,11 +17,13 @@ internal sealed class ReusableEnumerator<T>(IReadOnlyList<T> list) : IEnumerator
 
     object? IEnumerator.Current => Current;
 
-    /// <summary>An enumerator for <paramref name="list"/> when the reusable one is in use: a new one, already taken.</summary>
-    public static ReusableEnumerator<T> Extra(IReadOnlyList<T> list) => new(list) { _inUse = 1 };
+    /// <summary>
+    /// This enumerator, taken for a new enumeration; a new one, already taken, while another enumeration uses this one
+    /// (the list's <c>GetEnumerator</c>).
+    /// </summary>
+    public IEnumerator<T> Take() => TryAcquire() ? this : new ReusableEnumerator<T>(list) { _inUse = 1 };
 
-    /// <summary>Takes the enumerator for a new enumeration; false while another one uses it.</summary>
-    public bool TryAcquire()
+    private bool TryAcquire()
     {
         if (Interlocked.Exchange(ref _inUse, 1) != 0) // exchange: one user of the reusable enumerator at a time
         {
