@@ -52,6 +52,13 @@ internal sealed class BatcherSettings<TRecord>
 
     public IBatchObserver? Observer { get; private init; }
 
+    /// <summary>
+    /// Whether every submit reads the clock for its record's arrival: the observer reports each record's submit time,
+    /// and priority lanes age their heads by it. Otherwise a submit made while a resumer will pack skips it (see
+    /// <c>DynamicBatcher.NewItem</c>).
+    /// </summary>
+    public bool StampsEverySubmit { get; private init; }
+
     public QueueFullMode QueueFullMode { get; private init; }
 
     public bool IsolateFailures { get; private init; }
@@ -173,6 +180,7 @@ internal sealed class BatcherSettings<TRecord>
             PinPackingThread = options.PinPackingThread,
             RunAloneWhenIdle = options.RunAloneWhenIdle,
             Observer = options.Observer,
+            StampsEverySubmit = options.Observer is not null || options.PriorityLanes > 1,
         };
     }
 

@@ -27,8 +27,10 @@ public class DynamicBatcherOptions<TRecord>
     public int MinBatchSize { get; init; } = 1;
 
     /// <summary>
-    /// How long the open batch may wait, from its first record, before it is sent whatever it holds. Positive.
-    /// Default 50 ms.
+    /// How long the open batch may wait, from its first record's submit, before it is sent whatever it holds: never
+    /// less. A record submitted while callers are being resumed, with no observer, deadline or lanes to need its own
+    /// submit time, counts from its packing instead, which follows that resumption turn (rule 3 of the design notes).
+    /// Positive. Default 50 ms.
     /// </summary>
     public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(50);
 

@@ -52,6 +52,51 @@ public class ObserverTests
         Assert.Equal(1, batcher.Stats.TotalFailed);
     }
 
+    private static DynamicBatcherOptions<Costed> BatchesOfTwo(TimeProvider time, IBatchObserver? observer) => new()
+    {
+        TargetBatchCost = 10,
+        MinBatchSize = 2,
+        BatchTimeout = TimeSpan.FromMilliseconds(50),
+        TimeProvider = time,
+        Observer = observer,
+    };
+
+    [Fact]
+    public async Task WithAnObserverEvenASubmitWhileCallersAreResumedIsStamped()
+    {
+        var time = new ReadCountingClock();
+        var recorder = new Recorder(time);
+        await using var batcher = new DynamicBatcher<Costed, Costed>((batch, _) => ValueTask.FromResult(batch), BatchesOfTwo(time, recorder));
+        await batcher.StartAsync();
+        var caller = ResumedCaller.Start(batcher);
+        await Wait.UntilAsync(() => caller.ClockReadsInThirdSubmit >= 0, "record 3 was submitted by its resumed caller");
+        Assert.Equal(1, caller.ClockReadsInThirdSubmit);
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        await caller.Third.Bounded();
+        await Wait.UntilAsync(() => recorder.Reports.Count == 2, "both batches are reported");
+        Assert.Equal(TimeSpan.FromMilliseconds(50), Assert.Single(recorder.Reports.ToArray()[1].Latencies));
+    }
+
+    [Fact]
+    public async Task AnObserverSetWhileAnUnstampedRecordWaitsGetsItsBatchsOpeningAsItsSubmitTime()
+    {
+        var time = new ReadCountingClock();
+        var recorder = new Recorder(time);
+        await using var batcher = new DynamicBatcher<Costed, Costed>((batch, _) => ValueTask.FromResult(batch), BatchesOfTwo(time, null));
+        await batcher.StartAsync();
+        var caller = ResumedCaller.Start(batcher);
+        await Wait.UntilAsync(
+            () => caller.ClockReadsInThirdSubmit >= 0 && Engine.Of(batcher).Intake.WaitingCount == 0,
+            "record 3 was submitted by its resumed caller and packed");
+        Assert.Equal(0, caller.ClockReadsInThirdSubmit);
+
+        batcher.Reconfigure(BatchesOfTwo(time, recorder));
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        await caller.Third.Bounded();
+        await Wait.UntilAsync(() => !recorder.Reports.IsEmpty, "record 3's batch is reported");
+        Assert.Equal(TimeSpan.FromMilliseconds(50), Assert.Single(Assert.Single(recorder.Reports).Latencies)); // opened at the submit's instant
+    }
+
     [Fact]
     public async Task AThrowingObserverNeverFailsRecords()
     {

@@ -27,7 +27,8 @@ internal sealed class HeldOutcomes<TResult> : IThreadPoolWorkItem
     // one batch's callers do not keep a pool thread for long, and heavy continuations spread over idle pool threads.
     // Checked between continuations: one that blocks holds up only the outcomes its resumer has not claimed yet.
     private static readonly long s_poolBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
-    private const int ChunkSize = 4;
+    /// <summary>How many outcomes <see cref="ResumeSome"/> claims and releases at most per call.</summary>
+    public const int ChunkSize = 4;
     private const int InitialCapacity = 16;
 
     private RecordCompletion<TResult>[] _held = new RecordCompletion<TResult>[InitialCapacity];
@@ -162,11 +163,11 @@ internal sealed class HeldOutcomes<TResult> : IThreadPoolWorkItem
     /// <summary>A pool resumer: runs continuations until none is left or its budget is spent, then hands the rest on.</summary>
     void IThreadPoolWorkItem.Execute()
     {
-        long start = Stopwatch.GetTimestamp();
         long progress = 0;
+        var budget = new TurnBudget(s_poolBudgetTicks, progress, ChunkSize);
         while (ResumeSome(ref progress))
         {
-            if (Stopwatch.GetTimestamp() - start > s_poolBudgetTicks)
+            if (budget.IsSpent(progress))
             {
                 HandOn();
                 break;

@@ -90,7 +90,8 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
             {
                 _live[live] = entry.Record;
                 _liveEntry[live] = i;
-                _liveArrival[live] = entry.Arrival;
+                // Unstamped (no observer at its submit): the batch's opening is the nearest submit time known.
+                _liveArrival[live] = entry.Arrival != Timestamps.NotStamped ? entry.Arrival : _batch.FirstArrival;
                 cost += entry.Cost;
                 maxCost = Math.Max(maxCost, entry.Cost);
                 live++;

@@ -413,11 +413,11 @@ internal sealed class Worker<TRecord, TResult>
         held.BeginResumingHere(afterAll);
         Interlocked.Exchange(ref _state, me | Resuming); // full fence: _resuming is visible to a watch that sees the state, and the packing thread's parked flag is read after it
         _packer.KeepWatch();
-        long start = Stopwatch.GetTimestamp();
+        var budget = new TurnBudget(s_resumeBudgetTicks, _resumeProgress, HeldOutcomes<TResult>.ChunkSize);
         // Each turn first checks that this incarnation still holds the worker: once taken over, it stops claiming.
         while (Volatile.Read(ref _state) == (me | Resuming) && held.ResumeSome(ref _resumeProgress))
         {
-            if (!_prefetch.IsEmpty || Stopwatch.GetTimestamp() - start > s_resumeBudgetTicks)
+            if (!_prefetch.IsEmpty || budget.IsSpent(_resumeProgress))
             {
                 held.HandOn();
                 break;

@@ -512,7 +512,10 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
             if (open is null)
             {
                 open = _open[bucket] = _batches.Rent();
-                open.Open(_live.Current.Rules, head.Arrival);
+                // A record stamped at submit opens its batch at its submit; an unstamped one (submitted during a
+                // resumption turn) now: later than its submit by the rest of that turn, or by rule 4's hold-back, so
+                // a batch never leaves before its timeout.
+                open.Open(_live.Current.Rules, head.Arrival != Timestamps.NotStamped ? head.Arrival : _time.GetTimestamp());
             }
 
             open.Add(head);
