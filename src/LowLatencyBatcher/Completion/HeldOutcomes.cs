@@ -23,9 +23,9 @@ namespace LowLatencyBatcher.Completion;
 /// <typeparam name="TResult">The result type.</typeparam>
 internal sealed class HeldOutcomes<TResult> : IThreadPoolWorkItem
 {
-    // How long one pool resumer runs callers' continuations before it hands the rest to another pool work item, so
-    // one batch's callers do not keep a pool thread for long, and heavy continuations spread over idle pool threads.
-    // Checked between continuations: one that blocks holds up only the outcomes its resumer has not claimed yet.
+    // How long one pool resumer runs costly callers' continuations before it hands the rest to another pool work item,
+    // so heavy continuations spread over idle pool threads (cheap ones go on up to TurnBudget's cap). Checked between
+    // continuations: one that blocks holds up only the outcomes its resumer has not claimed yet.
     private static readonly long s_poolBudgetTicks = Stopwatch.Frequency / 5_000; // 200 µs
     /// <summary>How many outcomes <see cref="ResumeSome"/> claims and releases at most per call.</summary>
     public const int ChunkSize = 4;

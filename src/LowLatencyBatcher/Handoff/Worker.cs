@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LowLatencyBatcher.Completion;
 using LowLatencyBatcher.Packing;
+using LowLatencyBatcher.Primitives;
 
 namespace LowLatencyBatcher.Handoff;
 
@@ -42,15 +43,17 @@ internal sealed class Worker<TRecord, TResult>
     private const int KindMask = (1 << KindBits) - 1;
     private const int SpinsForWake = 20;
 
-    // How long the worker runs callers' continuations itself before it hands the rest to the pool (checked between
-    // continuations), so heavy continuations spread over idle pool threads; a batch that arrives for the worker
-    // meanwhile ends its turn at once. 200 µs measured no better here (the closed loop then stays on one core).
-    private static readonly long s_resumeBudgetTicks = Stopwatch.Frequency / 20_000; // 50 µs
+    // How long the worker runs costly callers' continuations itself before it hands the rest to the pool (checked
+    // between continuations, see TurnBudget), so they spread over idle pool threads. It is also the process call's
+    // length from which the device counts as busy: then a batch that waits for the worker ends its turn at once.
+    private static readonly TimeSpan s_resumeBudget = TimeSpan.FromMicroseconds(50);
+    private static readonly long s_resumeBudgetTicks = Timestamps.ToTicks(s_resumeBudget, Stopwatch.Frequency);
 
     private readonly BatchRing<Batch<TRecord, TResult>> _prefetch;
     private readonly IPackingSide _packer;
     private readonly RunLifetime _run;
     private readonly TimeProvider _time;
+    private readonly long _busyDeviceTicks; // the resumption budget on the batcher's clock
     private readonly WorkerSignal _signal = new();
     private readonly BatchPool<TRecord, TResult> _batches;
     private readonly Action _finishBorrowed;
@@ -88,6 +91,7 @@ internal sealed class Worker<TRecord, TResult>
         _packer = packer;
         _run = run;
         _time = time;
+        _busyDeviceTicks = Timestamps.ToTicks(s_resumeBudget, time.TimestampFrequency);
         _batches = batches;
         Runner = runner;
         _returnOutcomes = batches.ReturnOutcomes;
@@ -372,8 +376,8 @@ internal sealed class Worker<TRecord, TResult>
 
     /// <summary>
     /// Reports the batch just run to the observer (through the runner), then lets its callers have their outcomes:
-    /// counted first, so a caller that has its result finds it in the stats. On the worker's own thread when no batch
-    /// waits for it, else through one pool work item. False when this incarnation was taken over while it ran callers'
+    /// counted first, so a caller that has its result finds it in the stats. On the worker's own thread, unless a batch
+    /// waits for a busy device: then through one pool work item. False when this incarnation was taken over while it ran callers'
     /// code (see <see cref="Watch"/>): it must leave.
     /// </summary>
     private bool FinishBatch(int me)
@@ -392,21 +396,25 @@ internal sealed class Worker<TRecord, TResult>
         bool pooled = finished.Recycle is not null;
         var held = pooled ? batch.HandOverOutcomes(_batches.RentOutcomes()) : batch.Outcomes;
         finished.Recycle?.Invoke(batch);
-        if (held.Count == 0 || !_prefetch.IsEmpty || _run.IsAborting)
+        // A process call shorter than the resumption budget left the device idle for less time than handing the callers
+        // to another thread costs them (every record's completion and the intake would cross between cores): the worker
+        // resumes them itself even while a batch waits. A busy device gets its next batch first.
+        bool busyDevice = finished.Ended - finished.Started >= _busyDeviceTicks;
+        if (held.Count == 0 || (busyDevice && !_prefetch.IsEmpty) || _run.IsAborting)
         {
             held.ResumeOnPool(pooled ? _returnThenPack : _packAfterRelease);
             return true;
         }
 
-        return ResumeHere(held, pooled ? _returnOutcomes : null, me);
+        return ResumeHere(held, pooled ? _returnOutcomes : null, me, busyDevice);
     }
 
     /// <summary>
-    /// Runs the callers' continuations on this thread until none is left, a batch waits for the worker, or its budget
-    /// is spent (the rest then goes to the pool); then packs what they submitted and lets the loop take the batch.
-    /// False when the watch took this incarnation over meanwhile.
+    /// Runs the callers' continuations on this thread until none is left, a batch waits for a busy device
+    /// (<paramref name="busyDevice"/>), or its budget is spent (the rest then goes to the pool); then packs what they
+    /// submitted and lets the loop take the batch. False when the watch took this incarnation over meanwhile.
     /// </summary>
-    private bool ResumeHere(HeldOutcomes<TResult> held, Action<HeldOutcomes<TResult>>? afterAll, int me)
+    private bool ResumeHere(HeldOutcomes<TResult> held, Action<HeldOutcomes<TResult>>? afterAll, int me, bool busyDevice)
     {
         _loopContext = ExecutionContext.Capture(); // what a new incarnation carries on, should the watch take this one over
         _resuming = held;
@@ -417,7 +425,7 @@ internal sealed class Worker<TRecord, TResult>
         // Each turn first checks that this incarnation still holds the worker: once taken over, it stops claiming.
         while (Volatile.Read(ref _state) == (me | Resuming) && held.ResumeSome(ref _resumeProgress))
         {
-            if (!_prefetch.IsEmpty || budget.IsSpent(_resumeProgress))
+            if ((busyDevice && !_prefetch.IsEmpty) || budget.IsSpent(_resumeProgress))
             {
                 held.HandOn();
                 break;
