@@ -109,27 +109,33 @@ public class PackingBehaviourTests
     }
 
     [Fact]
-    public async Task Rule3_Timeout_ARecordSubmittedWhileCallersAreResumedCountsFromItsPackingAndReadsNoClock()
-    {
-        var time = new ReadCountingClock();
-        var processor = new RecordingProcessor<Costed>();
-        await using var batcher = Create(processor, time, maxSize: 8, minSize: 2);
-        await batcher.StartAsync();
-        var caller = ResumedCaller.Start(batcher);
-        await Wait.UntilAsync(
-            () => caller.ClockReadsInThirdSubmit >= 0 && Engine.Of(batcher).Intake.WaitingCount == 0,
-            "record 3 was submitted by its resumed caller and packed");
+    public Task Rule3_Timeout_ARecordSubmittedWhileCallersAreResumedCountsFromItsPackingAndReadsNoClock() =>
+        ResumedCaller.UntilTheResumerKeepsItsTurnAsync(async () =>
+        {
+            var time = new ReadCountingClock();
+            var processor = new RecordingProcessor<Costed>();
+            await using var batcher = Create(processor, time, maxSize: 8, minSize: 2);
+            await batcher.StartAsync();
+            var caller = ResumedCaller.Start(batcher, processor);
+            await Wait.UntilAsync(
+                () => caller.ClockReadsInThirdSubmit >= 0 && Engine.Of(batcher).Intake.WaitingCount == 0,
+                "record 3 was submitted by its resumed caller and packed");
+            if (!caller.ResumerKeptItsTurn)
+            {
+                return false;
+            }
 
-        // No observer, deadline or lanes: the resumer packs it after its turn, so the submit skips the clock, and the
-        // batch it opens counts its timeout from that packing (the same fake instant here).
-        Assert.Equal(0, caller.ClockReadsInThirdSubmit);
-        time.Advance(TimeSpan.FromMilliseconds(49));
-        await Task.Delay(100);
-        Assert.False(caller.Third.IsCompleted);
-        time.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.Equal(3, (await caller.Third.Bounded()).Id);
-        Assert.Equal([[1, 2], [3]], processor.Batches.Select(Ids));
-    }
+            // No observer, deadline or lanes: the resumer packs it after its turn, so the submit skips the clock, and the
+            // batch it opens counts its timeout from that packing (the same fake instant here).
+            Assert.Equal(0, caller.ClockReadsInThirdSubmit);
+            time.Advance(TimeSpan.FromMilliseconds(49));
+            await Task.Delay(100);
+            Assert.False(caller.Third.IsCompleted);
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.Equal(3, (await caller.Third.Bounded()).Id);
+            Assert.Equal([[1, 2], [3]], processor.Batches.Select(Ids));
+            return true;
+        });
 
     [Fact]
     public async Task Rule3_Eager_ALoneRecordGoesStraightToAnIdleWorker()

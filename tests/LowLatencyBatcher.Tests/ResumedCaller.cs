@@ -1,3 +1,4 @@
+using LowLatencyBatcher.Packing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LowLatencyBatcher.Tests;
@@ -21,12 +22,18 @@ internal sealed class ReadCountingClock : FakeTimeProvider
 /// <summary>
 /// A caller whose first two records make a batch (with <c>MinBatchSize</c> 2) and who, resumed with the first one's
 /// result on the resumer's thread, submits a third right away: a submit made while a batch's callers are being resumed.
+/// The batcher's process function is held while the caller starts, so its wait for record 1 is registered before the
+/// result exists and the resumer runs it (had the batch finished first, the caller would go on on its own thread, with
+/// no resumer).
 /// </summary>
 internal sealed class ResumedCaller
 {
-    private int _clockReadsInThirdSubmit = -1;
+    private const int Attempts = 5;
 
-    private ResumedCaller(DynamicBatcher<Costed, Costed> batcher) => Third = RunAsync(batcher);
+    private int _clockReadsInThirdSubmit = -1;
+    private volatile bool _resumerKeptItsTurn;
+
+    private ResumedCaller(DynamicBatcher<Costed, Costed> batcher) => Third = RunAsync(batcher, Engine.Of(batcher).Packer);
 
     /// <summary>The third record's result.</summary>
     public Task<Costed> Third { get; }
@@ -34,17 +41,53 @@ internal sealed class ResumedCaller
     /// <summary>How many timestamps the third submit read, once it was made; -1 before.</summary>
     public int ClockReadsInThirdSubmit => Volatile.Read(ref _clockReadsInThirdSubmit);
 
-    /// <summary>Submits records 1 and 2 now; record 3 follows when record 1's result arrives.</summary>
-    public static ResumedCaller Start(DynamicBatcher<Costed, Costed> batcher) => new(batcher);
+    /// <summary>
+    /// Whether a resumer was due to pack both before and after the third submit. Not so when the packing thread's
+    /// watch took the worker over meanwhile: it does that to a worker whose caller's continuation seems stuck for a few
+    /// milliseconds (a JIT pause, a busy machine), and the submit then rightly reads the clock.
+    /// </summary>
+    public bool ResumerKeptItsTurn => _resumerKeptItsTurn;
 
-    private async Task<Costed> RunAsync(DynamicBatcher<Costed, Costed> batcher)
+    /// <summary>
+    /// Runs <paramref name="attempt"/> (a batcher of its own, a caller started on it, the checks) until one attempt's
+    /// resumer kept its turn through the third submit (the attempt returns false when it did not); fails after a few.
+    /// </summary>
+    public static async Task UntilTheResumerKeepsItsTurnAsync(Func<Task<bool>> attempt)
+    {
+        for (int i = 0; i < Attempts; i++)
+        {
+            if (await attempt())
+            {
+                return;
+            }
+        }
+
+        Assert.Fail($"The packing thread's watch took the worker over in all {Attempts} attempts.");
+    }
+
+    /// <summary>
+    /// Submits records 1 and 2 and waits for record 1's result (returns once that wait is registered); record 3 follows
+    /// when the result arrives.
+    /// </summary>
+    public static ResumedCaller Start(DynamicBatcher<Costed, Costed> batcher, RecordingProcessor<Costed> processor)
+    {
+        using (processor.Hold())
+        {
+            return new ResumedCaller(batcher);
+        }
+    }
+
+    private async Task<Costed> RunAsync(DynamicBatcher<Costed, Costed> batcher, PackingLoop<Costed, Costed> packer)
     {
         var first = batcher.SubmitAsync(new Costed(1, 1));
         var second = batcher.SubmitAsync(new Costed(2, 1));
         await first.ConfigureAwait(false); // no context: the continuation runs inline, on the resumer's thread
+        bool resumerBefore = packer.ResumerWillPack;
         int before = ReadCountingClock.ReadsOnThisThread;
         var third = batcher.SubmitAsync(new Costed(3, 1));
-        Volatile.Write(ref _clockReadsInThirdSubmit, ReadCountingClock.ReadsOnThisThread - before);
+        int reads = ReadCountingClock.ReadsOnThisThread - before;
+        _resumerKeptItsTurn = resumerBefore && packer.ResumerWillPack;
+        Volatile.Write(ref _clockReadsInThirdSubmit, reads); // after the flag: a reader that sees the count sees the flag
         await second.ConfigureAwait(false);
         return await third.ConfigureAwait(false);
     }

@@ -15,15 +15,15 @@ public class TurnBudgetTests
     [Fact]
     public void CheapContinuationsSpaceTheChecksOutAndGoOnPastTheBudgetUntilTheCap()
     {
-        var budget = new TurnBudget(200 * Millisecond, capTicks: 1_500 * Millisecond, costlyTicks: 50 * Millisecond, progress: 100, firstCheckAfter: 4);
+        var budget = new TurnBudget(500 * Millisecond, capTicks: 1_500 * Millisecond, costlyTicks: 200 * Millisecond, progress: 100, firstCheckAfter: 4);
         Assert.False(budget.IsSpent(103)); // before the first checkpoint: no clock read at all
         Assert.False(budget.IsSpent(104)); // the first check: four continuations took microseconds
 
-        Thread.Sleep(400);
+        Thread.Sleep(700);
         Assert.False(budget.IsSpent(167)); // not a checkpoint yet: the next is at most 64 continuations on
-        Assert.False(budget.IsSpent(100_000)); // past the budget, but ~4 µs a continuation: cheap, so the turn goes on
+        Assert.False(budget.IsSpent(100_000)); // past the budget, but ~7 µs a continuation: cheap, so the turn goes on
 
-        Thread.Sleep(1_200);
+        Thread.Sleep(1_000);
         Assert.True(budget.IsSpent(100_064)); // past the cap
     }
 
