@@ -57,7 +57,7 @@ internal sealed class BatcherSettings<TRecord>
     /// and priority lanes age their heads by it. Otherwise a submit made while a resumer will pack skips it (see
     /// <c>DynamicBatcher.NewItem</c>).
     /// </summary>
-    public bool StampsEverySubmit { get; private init; }
+    public bool StampsEverySubmit => Observer is not null || PriorityLanes > 1;
 
     public QueueFullMode QueueFullMode { get; private init; }
 
@@ -180,7 +180,6 @@ internal sealed class BatcherSettings<TRecord>
             PinPackingThread = options.PinPackingThread,
             RunAloneWhenIdle = options.RunAloneWhenIdle,
             Observer = options.Observer,
-            StampsEverySubmit = options.Observer is not null || options.PriorityLanes > 1,
         };
     }
 

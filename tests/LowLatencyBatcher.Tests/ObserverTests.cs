@@ -88,10 +88,7 @@ public class ObserverTests
             await using var batcher = new DynamicBatcher<Costed, Costed>(processor.ProcessAsync, BatchesOfTwo(time, null));
             await batcher.StartAsync();
             var caller = ResumedCaller.Start(batcher, processor);
-            await Wait.UntilAsync(
-                () => caller.ClockReadsInThirdSubmit >= 0 && Engine.Of(batcher).Intake.WaitingCount == 0,
-                "record 3 was submitted by its resumed caller and packed");
-            if (!caller.ResumerKeptItsTurn)
+            if (!await caller.ThirdPackedInAnUninterruptedTurnAsync())
             {
                 return false;
             }

@@ -117,10 +117,7 @@ public class PackingBehaviourTests
             await using var batcher = Create(processor, time, maxSize: 8, minSize: 2);
             await batcher.StartAsync();
             var caller = ResumedCaller.Start(batcher, processor);
-            await Wait.UntilAsync(
-                () => caller.ClockReadsInThirdSubmit >= 0 && Engine.Of(batcher).Intake.WaitingCount == 0,
-                "record 3 was submitted by its resumed caller and packed");
-            if (!caller.ResumerKeptItsTurn)
+            if (!await caller.ThirdPackedInAnUninterruptedTurnAsync())
             {
                 return false;
             }

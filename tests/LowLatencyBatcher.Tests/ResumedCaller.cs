@@ -33,7 +33,13 @@ internal sealed class ResumedCaller
     private int _clockReadsInThirdSubmit = -1;
     private volatile bool _resumerKeptItsTurn;
 
-    private ResumedCaller(DynamicBatcher<Costed, Costed> batcher) => Third = RunAsync(batcher, Engine.Of(batcher).Packer);
+    private readonly DynamicBatcher<Costed, Costed> _batcher;
+
+    private ResumedCaller(DynamicBatcher<Costed, Costed> batcher)
+    {
+        _batcher = batcher;
+        Third = RunAsync(batcher, Engine.Of(batcher).Packer);
+    }
 
     /// <summary>The third record's result.</summary>
     public Task<Costed> Third { get; }
@@ -47,6 +53,18 @@ internal sealed class ResumedCaller
     /// milliseconds (a JIT pause, a busy machine), and the submit then rightly reads the clock.
     /// </summary>
     public bool ResumerKeptItsTurn => _resumerKeptItsTurn;
+
+    /// <summary>
+    /// Waits until record 3 was submitted and the resumer packed it; returns <see cref="ResumerKeptItsTurn"/> (false: the
+    /// attempt tells nothing about an unstamped submit, see <see cref="UntilTheResumerKeepsItsTurnAsync"/>).
+    /// </summary>
+    public async Task<bool> ThirdPackedInAnUninterruptedTurnAsync()
+    {
+        await Wait.UntilAsync(
+            () => ClockReadsInThirdSubmit >= 0 && Engine.Of(_batcher).Intake.WaitingCount == 0,
+            "record 3 was submitted by its resumed caller and packed");
+        return ResumerKeptItsTurn;
+    }
 
     /// <summary>
     /// Runs <paramref name="attempt"/> (a batcher of its own, a caller started on it, the checks) until one attempt's
