@@ -55,14 +55,23 @@ internal sealed class ContenderPair : IAsyncDisposable
     };
 
     /// <summary>
-    /// One unrecorded run of <paramref name="warmUp"/> each, then <paramref name="rounds"/> rounds of
-    /// <paramref name="measurement"/>, each running both contenders back to back; which goes first alternates, so
-    /// drift and bursts of noise from the rest of the machine land on both alike.
+    /// Unrecorded runs of <paramref name="warmUp"/>, both contenders in turn, for at least
+    /// <see cref="Throughput.WarmUp"/>, then <paramref name="rounds"/> rounds of <paramref name="measurement"/>, each
+    /// running both contenders back to back; which goes first alternates, so drift and bursts of noise from the rest
+    /// of the machine land on both alike.
     /// </summary>
+    /// <remarks>
+    /// A regime's own driver methods are new to the JIT, and the runtime optimizes hot methods only after 100 ms without
+    /// new tier-0 code: one warm-up run each (about 90 ms in the pipelined regime) could leave the first measured round
+    /// running some of them unoptimized.
+    /// </remarks>
     public async Task<(List<T> Ours, List<T> Channel)> RoundsAsync<T>(int rounds, IMeasurement<T> measurement, IMeasurement<T> warmUp)
     {
-        await RunAsync(Contender.TokenBatcher, warmUp);
-        await RunAsync(Contender.Channel, warmUp);
+        await Throughput.WarmUpAsync(Throughput.WarmUp, async () =>
+        {
+            await RunAsync(Contender.TokenBatcher, warmUp);
+            await RunAsync(Contender.Channel, warmUp);
+        });
         var ours = new List<T>(rounds);
         var channel = new List<T>(rounds);
         for (int round = 0; round < rounds; round++)
