@@ -267,7 +267,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             return true;
         }
 
-        var item = NewItem(settings, pipeline, record, cost, options.Priority, options.Timeout);
+        var item = NewItem(settings, pipeline, record, cost, options.Priority, options.Timeout, cancellationToken);
         if (TryAdmit(settings, pipeline, item, options.Timeout, cancellationToken, out result))
         {
             return true;
@@ -361,7 +361,7 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
             return new(alone);
         }
 
-        var item = NewItem(settings, pipeline, record, cost, options.Priority, options.Timeout);
+        var item = NewItem(settings, pipeline, record, cost, options.Priority, options.Timeout, cancellationToken);
         if (TryAdmit(settings, pipeline, item, options.Timeout, cancellationToken, out var result))
         {
             return new(result);
@@ -439,12 +439,20 @@ public class DynamicBatcher<TRecord, TResult> : IAsyncDisposable
     /// skips a clock read, the largest single cost of a submit under load.
     /// </summary>
     private IntakeItem<TRecord, TResult> NewItem(
-        BatcherSettings<TRecord> settings, Pipeline<TRecord, TResult> pipeline, TRecord record, int cost, int lane, TimeSpan? timeout)
+        BatcherSettings<TRecord> settings,
+        Pipeline<TRecord, TResult> pipeline,
+        TRecord record,
+        int cost,
+        int lane,
+        TimeSpan? timeout,
+        CancellationToken cancellationToken)
     {
         var completion = _completions.Rent();
-        bool stamp = settings.StampsEverySubmit || (timeout ?? settings.DefaultTimeout) is not null || !pipeline.Packer.ResumerWillPack;
+        bool hasDeadline = (timeout ?? settings.DefaultTimeout) is not null;
+        bool stamp = settings.StampsEverySubmit || hasDeadline || !pipeline.Packer.ResumerWillPack;
         long arrival = stamp ? settings.TimeProvider.GetTimestamp() : Timestamps.NotStamped;
-        return new IntakeItem<TRecord, TResult>(record, completion, completion.Generation, cost, arrival, lane);
+        return new IntakeItem<TRecord, TResult>(
+            record, completion, completion.Generation, cost, arrival, (byte)lane, MayBeDropped: hasDeadline || cancellationToken.CanBeCanceled);
     }
 
     /// <summary>Tries the intake once: true when accepted; false when full; throws when closed.</summary>

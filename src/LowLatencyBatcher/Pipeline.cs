@@ -156,7 +156,8 @@ internal sealed class Pipeline<TRecord, TResult>
         var completion = _completions.Rent();
         var batch = Batches.Rent();
         batch.Open(rules, arrival);
-        batch.Add(new IntakeItem<TRecord, TResult>(record, completion, completion.Generation, cost, arrival, lane));
+        batch.Add(new IntakeItem<TRecord, TResult>(
+            record, completion, completion.Generation, cost, arrival, (byte)lane, MayBeDropped: token.CanBeCanceled));
         batch.Reason = DispatchReason.Eager;
         long ended = worker.RunBorrowed(batch, started: arrival);
         result = completion.Task;

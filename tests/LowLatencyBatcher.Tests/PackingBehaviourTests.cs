@@ -211,6 +211,37 @@ public class PackingBehaviourTests
     }
 
     [Fact]
+    public async Task Rule5_Order_ARecordCancelledWhileQueuedIsDroppedBeforeItTakesRoom()
+    {
+        var processor = new RecordingProcessor<Costed>();
+        await using var batcher = Create(processor, new FakeTimeProvider(), target: 100, maxSize: 2, minSize: 2, prefetch: 1);
+        await batcher.StartAsync();
+        using var gate = processor.Hold();
+        var kept = new List<Task<Costed>> { batcher.SubmitAsync(new Costed(1, 1)).AsTask(), batcher.SubmitAsync(new Costed(2, 1)).AsTask() };
+        await Wait.UntilAsync(() => processor.Inside == 1, "the worker holds [1, 2]");
+        kept.Add(batcher.SubmitAsync(new Costed(3, 1)).AsTask());
+        kept.Add(batcher.SubmitAsync(new Costed(4, 1)).AsTask());
+        await Wait.UntilAsync(() => batcher.PrefetchedBatchCount == 1, "[3, 4] fills the only prefetch slot");
+        kept.Add(batcher.SubmitAsync(new Costed(5, 1)).AsTask());
+        kept.Add(batcher.SubmitAsync(new Costed(6, 1)).AsTask());
+        var packer = Engine.Of(batcher).Packer;
+        await Wait.UntilAsync(() => packer.OpenBatchEntryCount(0) == 2, "[5, 6] is full and waits for prefetch room");
+
+        using var cancel = new CancellationTokenSource();
+        var doomed = batcher.SubmitAsync(new Costed(7, 1), cancellationToken: cancel.Token).AsTask(); // queued: no room
+        kept.Add(batcher.SubmitAsync(new Costed(8, 1)).AsTask());
+        kept.Add(batcher.SubmitAsync(new Costed(9, 1)).AsTask());
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => doomed).Bounded();
+        processor.Release();
+        await batcher.StopAsync().Bounded(); // a batch that 7 had entered would leave 9 alone, for the stop to flush
+        await Task.WhenAll(kept).Bounded();
+
+        Assert.Equal([[1, 2], [3, 4], [5, 6], [8, 9]], processor.Batches.Select(Ids).ToArray());
+        Assert.Equal(1, batcher.Stats.TotalCancelled);
+    }
+
+    [Fact]
     public async Task Rule5_Order_RecordsKeepSubmissionOrderIntoBatches()
     {
         var processor = new RecordingProcessor<Costed>();

@@ -13,7 +13,9 @@ namespace LowLatencyBatcher.Completion;
 /// <para>Who completes: <c>_state</c> packs a generation (bumped at every recycle) with a phase (queued, running,
 /// done). Every transition is a CAS that names the generation it expects, so the packer, a worker, the caller's
 /// cancellation and an aborted stop can race: one wins, and a stale reference held from an earlier use of this
-/// object (by a batch still in a ring, say) can never complete a later record.</para>
+/// object (by a batch still in a ring, say) can never complete a later record. A record that only an aborted stop can
+/// complete while queued stays queued until its outcome: its worker takes it with <see cref="IsQueued"/>, not
+/// <see cref="TryStartRunning"/>.</para>
 /// <para>Continuations run asynchronously (queued to the thread pool), except when a resumer releases a claimed use
 /// with <c>inline: true</c> (a worker resuming its batch's callers on its own thread, watched by the packing thread,
 /// or a pool work item: see <see cref="HeldOutcomes{TResult}"/>). The packing thread never runs callers'
@@ -94,8 +96,13 @@ internal sealed class RecordCompletion<TResult> : IValueTaskSource<TResult>
         timer.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>True while the record of <paramref name="generation"/> waits to be handed to a worker.</summary>
-    public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued); // acquire: a racy look, re-checked by a CAS
+    /// <summary>
+    /// True while the record of <paramref name="generation"/> waits to be handed to a worker: a racy look. The packing
+    /// round's drop check is re-checked by the worker's <see cref="TryStartRunning"/>; a worker taking a record that
+    /// only an aborted stop can complete uses it instead of that CAS (the abort may complete the record while it runs
+    /// either way).
+    /// </summary>
+    public bool IsQueued(int generation) => Volatile.Read(ref _state) == Pack(generation, Queued); // acquire: pairs with Recycle's release
 
     /// <summary>
     /// Hands the record to a worker: from now on a cancellation drops its result instead of keeping it out of the

@@ -86,7 +86,12 @@ internal sealed class RecordView<TRecord, TResult> : IRecordBatch<TRecord, TResu
         for (int i = 0; i < _batch.EntryCount; i++)
         {
             ref readonly var entry = ref _batch.Entry(i);
-            if (entry.Completion.TryStartRunning(entry.Generation))
+            // A record nothing but an aborted stop can complete while queued needs no hand-over CAS: the abort may
+            // complete it while it runs all the same, just as it may complete a running one.
+            bool taken = entry.MayBeDropped
+                ? entry.Completion.TryStartRunning(entry.Generation)
+                : entry.Completion.IsQueued(entry.Generation);
+            if (taken)
             {
                 _live[live] = entry.Record;
                 _liveEntry[live] = i;

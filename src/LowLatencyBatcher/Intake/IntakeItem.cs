@@ -12,6 +12,15 @@ namespace LowLatencyBatcher.Intake;
 /// <c>BatcherSettings.StampsEverySubmit</c>): a batch's timeout counts from its first record's arrival, or from its
 /// opening when that record is unstamped.
 /// </param>
-/// <param name="Lane">The priority lane it was submitted to.</param>
+/// <param name="Lane">
+/// The priority lane it was submitted to (a byte: at most <c>BatcherSettings.MaxPriorityLanes</c>; with the flag below the
+/// item stays 32 bytes for a small record, as many slots to a cache line as without it).
+/// </param>
+/// <param name="MayBeDropped">
+/// Whether its caller's token or a deadline may complete it while it is queued. The packing thread checks only such a
+/// record for being dropped, so it never touches the completion of any other (that cache line belongs to the
+/// submitter's and the worker's core); an aborted stop, the only other way to complete a queued record, is caught by
+/// the worker's claim (<see cref="RecordCompletion{TResult}.TryStartRunning"/>).
+/// </param>
 internal readonly record struct IntakeItem<TRecord, TResult>(
-    TRecord Record, RecordCompletion<TResult> Completion, int Generation, int Cost, long Arrival, int Lane);
+    TRecord Record, RecordCompletion<TResult> Completion, int Generation, int Cost, long Arrival, byte Lane, bool MayBeDropped);

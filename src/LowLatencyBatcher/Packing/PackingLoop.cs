@@ -543,7 +543,8 @@ internal sealed class PackingLoop<TRecord, TResult> : IPackingSide
             : IsDropped(lane) || MayPlace(lane, out _);
 
     /// <summary>Whether lane <paramref name="lane"/>'s head record was cancelled or timed out while queued.</summary>
-    private bool IsDropped(int lane) => !_heads[lane].Completion.IsQueued(_heads[lane].Generation);
+    private bool IsDropped(int lane) =>
+        _heads[lane].MayBeDropped && !_heads[lane].Completion.IsQueued(_heads[lane].Generation);
 
     /// <summary>
     /// Whether lane <paramref name="lane"/>'s head record may join its bucket's open batch now: not while that batch is
