@@ -19,8 +19,9 @@ namespace LowLatencyBatcher.Intake;
 /// <param name="MayBeDropped">
 /// Whether its caller's token or a deadline may complete it while it is queued. The packing thread checks only such a
 /// record for being dropped, so it never touches the completion of any other (that cache line belongs to the
-/// submitter's and the worker's core); an aborted stop, the only other way to complete a queued record, is caught by
-/// the worker's claim (<see cref="RecordCompletion{TResult}.TryStartRunning"/>).
+/// submitter's and the worker's core), and the worker takes any other with a read instead of
+/// <see cref="RecordCompletion{TResult}.TryStartRunning"/>'s CAS. An aborted stop, the only other way to complete a
+/// queued record, is seen by that read, or, once the record runs, by the claim of its outcome, which then fails.
 /// </param>
 internal readonly record struct IntakeItem<TRecord, TResult>(
     TRecord Record, RecordCompletion<TResult> Completion, int Generation, int Cost, long Arrival, byte Lane, bool MayBeDropped);
