@@ -1,4 +1,3 @@
-using LowLatencyBatcher.Packing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LowLatencyBatcher.Tests;
@@ -33,12 +32,12 @@ internal sealed class ResumedCaller
     private int _clockReadsInThirdSubmit = -1;
     private volatile bool _resumerKeptItsTurn;
 
-    private readonly DynamicBatcher<Costed, Costed> _batcher;
+    private readonly Pipeline<Costed, Costed> _engine; // the run the caller's records go through
 
     private ResumedCaller(DynamicBatcher<Costed, Costed> batcher)
     {
-        _batcher = batcher;
-        Third = RunAsync(batcher, Engine.Of(batcher).Packer);
+        _engine = Engine.Of(batcher);
+        Third = RunAsync(batcher);
     }
 
     /// <summary>The third record's result.</summary>
@@ -61,7 +60,7 @@ internal sealed class ResumedCaller
     public async Task<bool> ThirdPackedInAnUninterruptedTurnAsync()
     {
         await Wait.UntilAsync(
-            () => ClockReadsInThirdSubmit >= 0 && Engine.Of(_batcher).Intake.WaitingCount == 0,
+            () => ClockReadsInThirdSubmit >= 0 && _engine.Intake.WaitingCount == 0,
             "record 3 was submitted by its resumed caller and packed");
         return ResumerKeptItsTurn;
     }
@@ -95,8 +94,9 @@ internal sealed class ResumedCaller
         }
     }
 
-    private async Task<Costed> RunAsync(DynamicBatcher<Costed, Costed> batcher, PackingLoop<Costed, Costed> packer)
+    private async Task<Costed> RunAsync(DynamicBatcher<Costed, Costed> batcher)
     {
+        var packer = _engine.Packer;
         var first = batcher.SubmitAsync(new Costed(1, 1));
         var second = batcher.SubmitAsync(new Costed(2, 1));
         await first.ConfigureAwait(false); // no context: the continuation runs inline, on the resumer's thread
